@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Installs whatever precis needs and is missing: npm dependencies, the Temporal CLI (built from source with Go),
+# the Apache Kafka broker jars (resolved with Maven) and Redis (Debian package). Idempotent: a warm run takes a second.
+#
+#   scripts/install.sh [all|node|temporal|kafka|redis]...
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+mkdir -p "$PRECIS_CACHE" "$PRECIS_LOGS"
+
+timed() {
+  local what=$1; shift
+  local t0; t0=$(now_ms)
+  "$@"
+  log "$what ready in $(($(now_ms) - t0)) ms"
+}
+
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get not found: install $* by hand"
+  if ((apt_updated == 0)); then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$PRECIS_LOGS/apt-update.log" 2>&1 || true
+    apt_updated=1
+  fi
+  log "installing Debian packages: $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >"$PRECIS_LOGS/apt-install.log" 2>&1 \
+    || die "apt-get install $* failed; see $PRECIS_LOGS/apt-install.log"
+}
+
+install_node() {
+  command -v node >/dev/null || die "Node.js >= 20.3 is required"
+  cd "$PRECIS_ROOT"
+  # Reinstall when the lock file changed since the last install (npm writes node_modules/.package-lock.json).
+  if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+    log "installing npm dependencies"
+    npm ci --no-audit --no-fund --loglevel=error >"$PRECIS_LOGS/npm-ci.log" 2>&1 \
+      || die "npm ci failed; see $PRECIS_LOGS/npm-ci.log"
+  fi
+}
+
+install_temporal() {
+  [[ -x "$TEMPORAL_BIN" ]] && return 0
+  command -v go >/dev/null || die "the Go toolchain is required to build the Temporal CLI (go install)"
+  log "building the Temporal CLI $TEMPORAL_CLI_VERSION from source (several minutes on a cold Go cache)"
+  GOBIN="$(dirname "$TEMPORAL_BIN")" GOFLAGS=-mod=mod \
+    go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION" >"$PRECIS_LOGS/temporal-build.log" 2>&1 \
+    || die "go install of the Temporal CLI failed; see $PRECIS_LOGS/temporal-build.log"
+}
+
+install_kafka() {
+  [[ -f "$KAFKA_LIBS/.complete" ]] && return 0
+  command -v java >/dev/null || apt_install openjdk-17-jre-headless
+  command -v mvn >/dev/null || apt_install maven
+  log "resolving Apache Kafka $KAFKA_VERSION jars with Maven"
+  rm -rf "$KAFKA_LIBS"
+  mvn -q -B -f "$PRECIS_ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$KAFKA_LIBS" -DincludeScope=runtime >"$PRECIS_LOGS/kafka-resolve.log" 2>&1 \
+    || die "resolving Kafka with Maven failed; see $PRECIS_LOGS/kafka-resolve.log"
+  touch "$KAFKA_LIBS/.complete"
+}
+
+install_redis() {
+  command -v redis-server >/dev/null && return 0
+  apt_install redis-server
+  # Debian's package may start a system instance; precis runs its own, so stop the packaged one if it started.
+  if command -v service >/dev/null; then service redis-server stop >/dev/null 2>&1 || true; fi
+}
+
+targets=("$@")
+((${#targets[@]})) || targets=(all)
+for target in "${targets[@]}"; do
+  case "$target" in
+    all)
+      timed node install_node
+      timed temporal install_temporal
+      timed kafka install_kafka
+      timed redis install_redis
+      ;;
+    node | temporal | kafka | redis) timed "$target" "install_$target" ;;
+    *) die "unknown install target '$target' (expected all, node, temporal, kafka or redis)" ;;
+  esac
+done

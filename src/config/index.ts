@@ -1,0 +1,132 @@
+import { z } from 'zod';
+
+/**
+ * precis's process configuration, read once from the environment at start-up, validated, and passed down.
+ * Every field has a default that works against the local stack (scripts/stack.sh up).
+ */
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((part) => part.trim()))
+  .pipe(z.array(z.string().min(1)).min(1));
+
+const port = z.coerce.number().int().min(0).max(65535);
+const millis = z.coerce.number().int().min(0);
+
+export const configSchema = z.object({
+  kafka: z.object({
+    /** PRECIS_KAFKA_BROKERS, comma-separated host:port list. Default `127.0.0.1:9092`. */
+    brokers: csv.default(['127.0.0.1:9092']),
+    /** PRECIS_KAFKA_CLIENT_ID. Default `precis`. */
+    clientId: z.string().min(1).default('precis'),
+    /** PRECIS_KAFKA_GROUP_ID, the ingest consumer group. Default `precis-ingest`. */
+    groupId: z.string().min(1).default('precis-ingest'),
+    /** PRECIS_TOPIC_EVENTS. Default `dashboard.events`. */
+    eventsTopic: z.string().min(1).default('dashboard.events'),
+    /** PRECIS_TOPIC_DLQ. Default `dashboard.events.dlq`. */
+    deadLetterTopic: z.string().min(1).default('dashboard.events.dlq'),
+    /** PRECIS_TOPIC_SUMMARIES. Default `dashboard.summaries`. */
+    summariesTopic: z.string().min(1).default('dashboard.summaries'),
+    /** PRECIS_TOPIC_PARTITIONS, used when precis creates its topics. Default 6. */
+    topicPartitions: z.coerce.number().int().min(1).max(1000).default(6),
+    /** PRECIS_MAX_EVENT_BYTES: larger messages are dead-lettered. Default 1 MiB. */
+    maxEventBytes: z.coerce
+      .number()
+      .int()
+      .min(256)
+      .default(1024 * 1024),
+  }),
+  redis: z.object({
+    /** PRECIS_REDIS_URL. Default `redis://127.0.0.1:6379`. */
+    url: z.string().url().default('redis://127.0.0.1:6379'),
+    /** PRECIS_REDIS_PREFIX, prepended to every key precis writes. Default `precis:`. */
+    keyPrefix: z.string().default('precis:'),
+    /** PRECIS_SUMMARY_HISTORY: summaries kept per dashboard. Default 50. */
+    summaryHistory: z.coerce.number().int().min(1).max(10_000).default(50),
+  }),
+  temporal: z.object({
+    /** TEMPORAL_ADDRESS. Default `127.0.0.1:7233`. */
+    address: z.string().min(1).default('127.0.0.1:7233'),
+    /** TEMPORAL_NAMESPACE. Default `default`. */
+    namespace: z.string().min(1).default('default'),
+    /** PRECIS_TASK_QUEUE, where pipeline workflows and activities run. Default `precis-pipeline`. */
+    taskQueue: z.string().min(1).default('precis-pipeline'),
+    /** PRECIS_WORKFLOW_ID_PREFIX; the workflow id is prefix + dashboard id. Default `precis-dashboard-`. */
+    workflowIdPrefix: z.string().default('precis-dashboard-'),
+    /** TEMPORAL_UI_URL, used to link summaries to their runs. Default `http://127.0.0.1:8233`. */
+    uiUrl: z.string().url().default('http://127.0.0.1:8233'),
+  }),
+  pipeline: z.object({
+    /** PRECIS_QUIET_PERIOD_MS: wait this long after the last event before summarizing. Default 0. */
+    quietPeriodMs: millis.default(0),
+    /** PRECIS_MAX_DELAY_MS: never wait longer than this after the first pending event. Default 30000. */
+    maxDelayMs: millis.default(30_000),
+  }),
+  api: z.object({
+    /** PRECIS_API_HOST. Default `127.0.0.1`. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** PRECIS_API_PORT. Default 8080. */
+    port: port.default(8080),
+  }),
+  /** PRECIS_DASHBOARDS_DIR: folder of dashboard definitions (YAML or JSON). Default `dashboards`. */
+  dashboardsDir: z.string().min(1).default('dashboards'),
+  /** PRECIS_LOG_LEVEL. Default `info`. */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Which environment variable feeds which config field; the error message names the variable. */
+const ENV_FIELDS = {
+  PRECIS_KAFKA_BROKERS: ['kafka', 'brokers'],
+  PRECIS_KAFKA_CLIENT_ID: ['kafka', 'clientId'],
+  PRECIS_KAFKA_GROUP_ID: ['kafka', 'groupId'],
+  PRECIS_TOPIC_EVENTS: ['kafka', 'eventsTopic'],
+  PRECIS_TOPIC_DLQ: ['kafka', 'deadLetterTopic'],
+  PRECIS_TOPIC_SUMMARIES: ['kafka', 'summariesTopic'],
+  PRECIS_TOPIC_PARTITIONS: ['kafka', 'topicPartitions'],
+  PRECIS_MAX_EVENT_BYTES: ['kafka', 'maxEventBytes'],
+  PRECIS_REDIS_URL: ['redis', 'url'],
+  PRECIS_REDIS_PREFIX: ['redis', 'keyPrefix'],
+  PRECIS_SUMMARY_HISTORY: ['redis', 'summaryHistory'],
+  TEMPORAL_ADDRESS: ['temporal', 'address'],
+  TEMPORAL_NAMESPACE: ['temporal', 'namespace'],
+  PRECIS_TASK_QUEUE: ['temporal', 'taskQueue'],
+  PRECIS_WORKFLOW_ID_PREFIX: ['temporal', 'workflowIdPrefix'],
+  TEMPORAL_UI_URL: ['temporal', 'uiUrl'],
+  PRECIS_QUIET_PERIOD_MS: ['pipeline', 'quietPeriodMs'],
+  PRECIS_MAX_DELAY_MS: ['pipeline', 'maxDelayMs'],
+  PRECIS_API_HOST: ['api', 'host'],
+  PRECIS_API_PORT: ['api', 'port'],
+  PRECIS_DASHBOARDS_DIR: ['dashboardsDir'],
+  PRECIS_LOG_LEVEL: ['logLevel'],
+} as const satisfies Record<string, readonly string[]>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads and validates the configuration; throws ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, Record<string, string> | string> = {
+    kafka: {},
+    redis: {},
+    temporal: {},
+    pipeline: {},
+    api: {},
+  };
+  for (const [variable, path] of Object.entries(ENV_FIELDS)) {
+    const value = env[variable];
+    if (value === undefined || value === '') continue;
+    if (path.length === 1) raw[path[0]] = value;
+    else (raw[path[0]] as Record<string, string>)[path[1]] = value;
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const variable = Object.entries(ENV_FIELDS).find(
+      ([, path]) => path.join('.') === issue.path.slice(0, path.length).join('.'),
+    );
+    return `${variable?.[0] ?? issue.path.join('.')}: ${issue.message}`;
+  });
+  throw new ConfigError(`invalid configuration (environment): ${problems.join('; ')}`);
+}

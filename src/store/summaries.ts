@@ -1,0 +1,104 @@
+import type { ClientContext, Redis, Result } from 'ioredis';
+import { type Summary, type SummaryDraft, summarySchema } from '../domain/summary';
+
+/**
+ * Writes a summary exactly once per idempotency key, however often the calling activity is retried:
+ * assigns the next version, replaces `latest`, prepends to the bounded history and announces it on pub/sub.
+ * KEYS: latest, history, version counter, applied marker, index. ARGV: draft JSON without its leading "{",
+ * history length, marker TTL (s), dashboard id, generatedAt (ms), channel.
+ * Returns {version, written} where written = 0 means the key had already been applied.
+ */
+const PUT_SCRIPT = `
+local applied = redis.call('GET', KEYS[4])
+if applied then return {tonumber(applied), 0} end
+local version = redis.call('INCR', KEYS[3])
+local doc = '{"version":' .. version .. ',' .. ARGV[1]
+redis.call('SET', KEYS[1], doc)
+redis.call('LPUSH', KEYS[2], doc)
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+redis.call('SET', KEYS[4], version, 'EX', tonumber(ARGV[3]))
+redis.call('ZADD', KEYS[5], tonumber(ARGV[5]), ARGV[4])
+redis.call('PUBLISH', ARGV[6], doc)
+return {version, 1}
+`;
+
+/** How long a retried store call can still be recognised as a repeat. Far longer than any retry schedule. */
+const APPLIED_MARKER_TTL_S = 7 * 24 * 3600;
+
+export interface StoreResult {
+  summary: Summary;
+  /** False when this idempotency key had been stored before (a retried activity). */
+  written: boolean;
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
+    precisPutSummary(
+      latest: string,
+      history: string,
+      counter: string,
+      marker: string,
+      index: string,
+      draftTail: string,
+      historyLength: number,
+      markerTtl: number,
+      dashboardId: string,
+      generatedAtMs: number,
+      channel: string,
+    ): Result<[number, number], Context>;
+  }
+}
+
+export class SummaryStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyPrefix: string,
+    private readonly historyLength: number,
+  ) {
+    if (typeof redis.precisPutSummary !== 'function') {
+      redis.defineCommand('precisPutSummary', { numberOfKeys: 5, lua: PUT_SCRIPT });
+    }
+  }
+
+  private key(dashboardId: string, part: string): string {
+    return `${this.keyPrefix}summary:${dashboardId}:${part}`;
+  }
+
+  /** The pub/sub channel on which every newly stored summary of a dashboard is announced. */
+  channel(dashboardId: string): string {
+    return `${this.keyPrefix}summaries:${dashboardId}`;
+  }
+
+  async put(draft: SummaryDraft, idempotencyKey: string): Promise<StoreResult> {
+    const draftTail = JSON.stringify(draft).slice(1);
+    const [version, written] = await this.redis.precisPutSummary(
+      this.key(draft.dashboardId, 'latest'),
+      this.key(draft.dashboardId, 'history'),
+      this.key(draft.dashboardId, 'version'),
+      this.key(draft.dashboardId, `applied:${idempotencyKey}`),
+      `${this.keyPrefix}dashboards`,
+      draftTail,
+      this.historyLength,
+      APPLIED_MARKER_TTL_S,
+      draft.dashboardId,
+      Date.parse(draft.generatedAt),
+      this.channel(draft.dashboardId),
+    );
+    if (written === 1) return { summary: { ...draft, version }, written: true };
+    // A repeat: return what the first call stored, so the caller sees one consistent version.
+    const stored = await this.history(draft.dashboardId, 50);
+    const original = stored.find((summary) => summary.version === version);
+    return { summary: original ?? { ...draft, version }, written: false };
+  }
+
+  async latest(dashboardId: string): Promise<Summary | null> {
+    const raw = await this.redis.get(this.key(dashboardId, 'latest'));
+    return raw === null ? null : summarySchema.parse(JSON.parse(raw));
+  }
+
+  /** Newest first. */
+  async history(dashboardId: string, limit: number): Promise<Summary[]> {
+    const raws = await this.redis.lrange(this.key(dashboardId, 'history'), 0, limit - 1);
+    return raws.map((raw) => summarySchema.parse(JSON.parse(raw)));
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The pipeline worker: runs dashboard workflows and their collect/clean/enrich/summarize/store activities on
+ * the pipeline task queue. Scale out by running more of these; Temporal spreads the work.
+ */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { createRedis } from '../src/clients';
+import type { Config } from '../src/config';
+import { DashboardRegistry } from '../src/domain/registry';
+import type { Logger } from '../src/log';
+import { runMain, type Service } from '../src/process';
+import { SummaryStore } from '../src/store/summaries';
+
+export async function buildPipelineWorker(config: Config, logger: Logger): Promise<Service> {
+  const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
+  const redis = createRedis(config);
+  const store = new SummaryStore(redis, config.redis.keyPrefix, config.redis.summaryHistory);
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities({ registry, store }),
+  });
+  logger.info(
+    { taskQueue: config.temporal.taskQueue, dashboards: registry.list().length },
+    'pipeline worker ready',
+  );
+  const closed = worker.run().finally(async () => {
+    await connection.close();
+    redis.disconnect();
+  });
+  return {
+    closed,
+    close: async () => {
+      worker.shutdown();
+      await closed;
+    },
+  };
+}
+
+if (require.main === module) runMain('pipeline-worker', buildPipelineWorker);

@@ -1,0 +1,12 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/**
+ * The custom search attributes precis sets on its workflows, so that runs can be found in the Temporal UI and CLI:
+ *   temporal workflow list --query "DashboardId='sales'"
+ * scripts/stack.sh registers them on the dev server; on your own cluster: `temporal operator search-attribute create`.
+ */
+export const DashboardIdKey = defineSearchAttributeKey('DashboardId', SearchAttributeType.KEYWORD);
+/** `waiting`, `summarizing`, `idle`. */
+export const PrecisStatusKey = defineSearchAttributeKey('PrecisStatus', SearchAttributeType.KEYWORD);
+export const PrecisModelKey = defineSearchAttributeKey('PrecisModel', SearchAttributeType.KEYWORD);
+export const PrecisDegradedKey = defineSearchAttributeKey('PrecisDegraded', SearchAttributeType.BOOL);
