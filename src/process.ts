@@ -1,4 +1,4 @@
-import { loadConfig, type Config } from './config';
+import { type Config, loadConfig } from './config';
 import { createLogger, type Logger } from './log';
 
 /** A running process part: `closed` settles when it stops by itself; `close` asks it to stop. */

@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { createKafka, createProducer } from '../src/clients';
 import type { Config } from '../src/config';
-import { DashboardRegistry } from '../src/domain/registry';
 import type { DashboardEvent, InlinePayload } from '../src/domain/event';
+import { DashboardRegistry } from '../src/domain/registry';
 import type { Logger } from '../src/log';
 import { runMain, type Service } from '../src/process';
 

@@ -38,11 +38,7 @@ export class IngestConsumer {
       groupId: deps.config.kafka.groupId,
       allowAutoTopicCreation: false,
     });
-    this.producer = deps.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
+    this.producer = createProducer(deps.kafka);
   }
 
   async start(): Promise<void> {

@@ -1,9 +1,9 @@
 import { type Client, WorkflowIdReusePolicy } from '@temporalio/client';
+import { dashboardWorkflow, eventsArrivedSignal } from '../../workflows/dashboard';
+import { DashboardIdKey } from '../../workflows/search-attributes';
 import type { Config } from '../config';
 import { type Dashboard, durationMs } from '../domain/dashboard';
 import type { PendingEvent } from '../domain/event';
-import { dashboardWorkflow, eventsArrivedSignal } from '../../workflows/dashboard';
-import { DashboardIdKey } from '../../workflows/search-attributes';
 
 export function dashboardWorkflowId(config: Config, dashboardId: string): string {
   return `${config.temporal.workflowIdPrefix}${dashboardId}`;

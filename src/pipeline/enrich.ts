@@ -27,7 +27,10 @@ export function enrichDashboard(dashboard: Dashboard, cleaned: CleanedDashboard)
     else widgets.push(widgetStats(widget, collected.points));
   }
   // ISO-8601 UTC strings sort in time order.
-  const dataAsOf = widgets.map((w) => w.last).sort().at(-1);
+  const dataAsOf = widgets
+    .map((w) => w.last)
+    .sort()
+    .at(-1);
   const body = {
     dashboardId: dashboard.id,
     title: dashboard.title,

@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { type Config, loadConfig } from '../../src/config';
+
+/**
+ * A configuration whose every shared name (topics, consumer group, Redis prefix, task queue, workflow ids) is
+ * unique to this test run, so tests never collide with a running precis or with each other.
+ */
+export function isolatedConfig(env: NodeJS.ProcessEnv = {}): Config & { runId: string } {
+  const runId = `t${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const config = loadConfig({
+    PRECIS_TOPIC_EVENTS: `${runId}.dashboard.events`,
+    PRECIS_TOPIC_DLQ: `${runId}.dashboard.events.dlq`,
+    PRECIS_TOPIC_SUMMARIES: `${runId}.dashboard.summaries`,
+    PRECIS_TOPIC_PARTITIONS: '3',
+    PRECIS_KAFKA_GROUP_ID: `${runId}-ingest`,
+    PRECIS_REDIS_PREFIX: `precis-test:${runId}:`,
+    PRECIS_TASK_QUEUE: `${runId}-pipeline`,
+    PRECIS_WORKFLOW_ID_PREFIX: `${runId}-dashboard-`,
+    PRECIS_LOG_LEVEL: 'warn',
+    ...env,
+  });
+  return { ...config, runId };
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+  );
+}
