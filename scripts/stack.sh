@@ -150,7 +150,8 @@ status() {
 
 case "${1:-}" in
   up)
-    bash "$PRECIS_ROOT/scripts/install.sh" all
+    # start.sh and test.sh install first and set PRECIS_INSTALLED so that the check is not repeated.
+    [[ "${PRECIS_INSTALLED:-}" == 1 ]] || bash "$PRECIS_ROOT/scripts/install.sh" all
     up_redis
     up_temporal
     up_kafka

@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PRECIS_ROOT"
 
 bash scripts/install.sh all
+export PRECIS_INSTALLED=1
 bash scripts/stack.sh up
 log "building"
 node_modules/.bin/tsc -p tsconfig.build.json
@@ -24,20 +25,19 @@ stop_all() {
   log "stopping precis processes"
   kill -TERM "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
+  exit 0
 }
 trap stop_all INT TERM EXIT
 
+started_at=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
 run pipeline-worker dist/workers/pipeline.js
 run ingest dist/workers/ingest.js
 run api dist/api/server.js
 run demo-producer dist/workers/demo-producer.js
 
-log "waiting for the first summaries"
-for _ in $(seq 1 240); do
-  if curl -fsS "http://127.0.0.1:$api_port/v1/dashboards/sre-checkout/summary" >/dev/null 2>&1; then break; fi
-  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || die "a precis process exited; see $PRECIS_LOGS"; done
-  sleep 0.5
-done
+log "waiting for fresh summaries of every dashboard"
+headlines=$(node dist/scripts/await-summaries.js "http://127.0.0.1:$api_port" "$started_at" 180) \
+  || die "no fresh summaries within 180 s; see $PRECIS_LOGS"
 
 cat <<EOF2
 
@@ -49,10 +49,7 @@ cat <<EOF2
   Ctrl-C stops precis (the engines keep running; npm run stack -- down stops them).
 
 EOF2
-curl -fsS "http://127.0.0.1:$api_port/v1/dashboards" | node -e '
-  let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-    for (const d of JSON.parse(s).dashboards) console.log(`  ${d.id}: ${d.summary ? d.summary.headline : "(no summary yet)"}`);
-  });'
+echo "$headlines"
 echo
 wait -n "${pids[@]}" || true
 die "a precis process exited; see $PRECIS_LOGS"

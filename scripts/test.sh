@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PRECIS_ROOT"
 
 bash scripts/install.sh all
+export PRECIS_INSTALLED=1
 stack_was_up=$(bash scripts/stack.sh status | grep -c 'started by precis' || true)
 bash scripts/stack.sh up
 if [[ "${CI:-}" == true && "$stack_was_up" == 0 ]]; then

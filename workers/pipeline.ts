@@ -10,6 +10,7 @@ import { DashboardRegistry } from '../src/domain/registry';
 import type { Logger } from '../src/log';
 import { runMain, type Service } from '../src/process';
 import { SummaryStore } from '../src/store/summaries';
+import { installTemporalRuntime } from '../src/temporal-runtime';
 
 export async function buildPipelineWorker(config: Config, logger: Logger): Promise<Service> {
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
@@ -40,4 +41,9 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
   };
 }
 
-if (require.main === module) runMain('pipeline-worker', buildPipelineWorker);
+if (require.main === module) {
+  runMain('pipeline-worker', async (config, logger) => {
+    installTemporalRuntime(logger);
+    return buildPipelineWorker(config, logger);
+  });
+}
