@@ -33,7 +33,7 @@ export async function buildDemoProducer(config: Config, logger: Logger): Promise
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
   const intervalMs = Number(process.env.PRECIS_DEMO_INTERVAL_MS ?? 15_000);
   const burst = Number(process.env.PRECIS_DEMO_BURST ?? 5);
-  const producer = createProducer(createKafka(config, 'demo'));
+  const producer = createProducer(createKafka(config, 'demo', logger));
   await producer.connect();
 
   const emit = async (): Promise<void> => {

@@ -11,7 +11,7 @@ import { runMain, type Service } from '../src/process';
 
 export async function buildIngestWorker(config: Config, logger: Logger): Promise<Service> {
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
-  const kafka = createKafka(config, 'ingest');
+  const kafka = createKafka(config, 'ingest', logger);
   await ensureTopics(kafka, config);
   const { connection, client } = await connectTemporal(config);
   const consumer = new IngestConsumer({ kafka, temporal: client, registry, config, logger });

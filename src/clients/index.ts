@@ -1,7 +1,8 @@
 import { Connection, Client as TemporalClient } from '@temporalio/client';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { Kafka, type LogEntry, logLevel, Partitioners, type Producer } from 'kafkajs';
 import type { Config } from '../config';
+import type { Logger } from '../log';
 
 /**
  * The one place that turns configuration into clients for the engines. Activities, workers and the API receive
@@ -16,11 +17,27 @@ export function createRedis(config: Config, options: { lazy?: boolean } = {}): R
   });
 }
 
-export function createKafka(config: Config, clientIdSuffix: string): Kafka {
+const KAFKA_LEVELS = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+  [logLevel.NOTHING]: 'silent',
+} as const;
+
+export function createKafka(config: Config, clientIdSuffix: string, logger: Logger): Kafka {
+  const child = logger.child({ source: 'kafkajs' });
   return new Kafka({
     clientId: `${config.kafka.clientId}-${clientIdSuffix}`,
     brokers: config.kafka.brokers,
     logLevel: logLevel.WARN,
+    // kafkajs logs to the console by default; send its lines through the process's JSON logger instead.
+    logCreator:
+      () =>
+      ({ level, log: { message, ...extra } }: LogEntry) => {
+        const method = KAFKA_LEVELS[level];
+        if (method !== 'silent') child[method](extra, message);
+      },
   });
 }
 
@@ -30,6 +47,20 @@ export async function connectTemporal(
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new TemporalClient({ connection, namespace: config.temporal.namespace });
   return { connection, client };
+}
+
+/**
+ * Makes the broker create its consumer-offsets topic and load the group coordinator now, so that the first
+ * consumer to join does not crash on "the coordinator is loading" (a fresh broker does this lazily).
+ */
+export async function warmGroupCoordinator(kafka: Kafka, topic: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.fetchOffsets({ groupId: 'precis-warmup', topics: [topic] });
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Creates precis's topics if they do not exist yet (idempotent). */

@@ -33,7 +33,7 @@ let temporal: { connection: Connection; client: Client };
 const services: Service[] = [];
 
 beforeAll(async () => {
-  kafka = createKafka(config, 'test');
+  kafka = createKafka(config, 'test', logger);
   await ensureTopics(kafka, config);
   producer = createProducer(kafka);
   await producer.connect();

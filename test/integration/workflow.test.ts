@@ -1,0 +1,79 @@
+/**
+ * The per-dashboard workflow on a real Temporal server: signal-with-start folds events into few runs, redelivered
+ * event ids change nothing, and a retried store writes one version.
+ */
+import { Client, Connection } from '@temporalio/client';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { createRedis } from '../../src/clients';
+import { DashboardRegistry } from '../../src/domain/registry';
+import { dashboardWorkflowId, signalDashboard } from '../../src/ingest/starter';
+import type { Service } from '../../src/process';
+import { SummaryStore } from '../../src/store/summaries';
+import { buildPipelineWorker } from '../../workers/pipeline';
+import { DashboardIdKey } from '../../workflows/search-attributes';
+import { eventually, isolatedConfig } from '../support/config';
+import { deleteKeysWithPrefix } from '../support/redis';
+
+// A quiet period long enough that a burst sent in one go lands inside it.
+const config = isolatedConfig({ PRECIS_QUIET_PERIOD_MS: '1500', PRECIS_MAX_DELAY_MS: '10000' });
+const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
+// social-listening has no refresh policy of its own, so the config's quiet period applies.
+const dashboard = registry.get('social-listening');
+let connection: Connection;
+let client: Client;
+let redis: Redis;
+let store: SummaryStore;
+let worker: Service;
+
+beforeAll(async () => {
+  connection = await Connection.connect({ address: config.temporal.address });
+  client = new Client({ connection, namespace: config.temporal.namespace });
+  redis = createRedis(config);
+  store = new SummaryStore(redis, config.redis.keyPrefix, 100);
+  worker = await buildPipelineWorker(config, pino({ level: 'error' }));
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await connection?.close();
+  await deleteKeysWithPrefix(redis, config.redis.keyPrefix);
+  redis.disconnect();
+});
+
+const at = (i: number) => new Date(Date.UTC(2026, 10, 28, 10, 0, i)).toISOString();
+
+describe('dashboard workflow', () => {
+  it('folds a burst into one summary and ignores redelivered events', async () => {
+    if (!dashboard) throw new Error('social-listening must exist');
+    const ids = Array.from({ length: 30 }, (_, i) => `burst-${i}`);
+    // 30 events in 10 separate calls, each redelivering the previous call's events too.
+    for (let call = 0; call < 10; call++) {
+      const slice = ids
+        .slice(Math.max(0, call * 3 - 3), call * 3 + 3)
+        .map((eventId, i) => ({ eventId, occurredAt: at(i) }));
+      await signalDashboard(client, config, dashboard, slice);
+    }
+    const handle = client.workflow.getHandle(dashboardWorkflowId(config, 'social-listening'));
+    const state = await handle.result();
+    expect(state).toMatchObject({ summariesMade: 1, pending: 0, status: 'idle' });
+
+    const history = await store.history('social-listening', 10);
+    expect(history).toHaveLength(1);
+    expect([...(history[0]?.eventIds ?? [])].sort()).toEqual([...ids].sort());
+
+    const description = await handle.describe();
+    expect(description.typedSearchAttributes.get(DashboardIdKey)).toBe('social-listening');
+  });
+
+  it('starts a new run for the next change once the previous run completed', async () => {
+    if (!dashboard) throw new Error('social-listening must exist');
+    await signalDashboard(client, config, dashboard, [{ eventId: 'later-1', occurredAt: at(50) }]);
+    const latest = await eventually('a second summary', async () => {
+      const summary = await store.latest('social-listening');
+      return summary?.eventIds.includes('later-1') ? summary : undefined;
+    });
+    expect(latest.version).toBe(2);
+    expect(latest.eventIds).toEqual(['later-1']);
+  });
+});
