@@ -9,6 +9,27 @@ const csv = z
   .transform((s) => s.split(',').map((part) => part.trim()))
   .pipe(z.array(z.string().min(1)).min(1));
 
+/** Like csv, but an unset variable means an empty list. */
+const optionalCsv = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0),
+);
+
+/** A JSON object of name → URL, e.g. {"default":"postgres://user@host/db"}. */
+const namedUrls = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of name → URL' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().min(1), z.string().url()));
+
 const port = z.coerce.number().int().min(0).max(65535);
 const millis = z.coerce.number().int().min(0);
 
@@ -67,6 +88,21 @@ export const configSchema = z.object({
     /** PRECIS_API_PORT. Default 8080. */
     port: port.default(8080),
   }),
+  sources: z.object({
+    /** PRECIS_HTTP_ALLOWED_HOSTS: hosts `http` sources may call (exact names or `*.example.com`). Default none. */
+    httpAllowedHosts: optionalCsv.default([]),
+    /**
+     * PRECIS_HTTP_ALLOWED_NETWORKS: CIDRs exempt from the refusal of loopback, private, link-local and metadata
+     * addresses, e.g. `10.1.2.0/24`. Default none.
+     */
+    httpAllowedNetworks: optionalCsv.default([]),
+    /** PRECIS_PROMETHEUS_URL: default server for `prometheus` sources. Default `http://127.0.0.1:9090`. */
+    prometheusUrl: z.string().url().default('http://127.0.0.1:9090'),
+    /** PRECIS_POSTGRES_URLS: JSON object of connection name → postgres:// URL for `postgres` sources. */
+    postgresUrls: namedUrls.default({}),
+    /** PRECIS_BLOB_TTL_S: how long collected data stays in Redis for the stages after collect. Default 86400. */
+    blobTtlSeconds: z.coerce.number().int().min(60).default(86_400),
+  }),
   /** PRECIS_DASHBOARDS_DIR: folder of dashboard definitions (YAML or JSON). Default `dashboards`. */
   dashboardsDir: z.string().min(1).default('dashboards'),
   /** PRECIS_LOG_LEVEL. Default `info`. */
@@ -97,6 +133,11 @@ const ENV_FIELDS = {
   PRECIS_MAX_DELAY_MS: ['pipeline', 'maxDelayMs'],
   PRECIS_API_HOST: ['api', 'host'],
   PRECIS_API_PORT: ['api', 'port'],
+  PRECIS_HTTP_ALLOWED_HOSTS: ['sources', 'httpAllowedHosts'],
+  PRECIS_HTTP_ALLOWED_NETWORKS: ['sources', 'httpAllowedNetworks'],
+  PRECIS_PROMETHEUS_URL: ['sources', 'prometheusUrl'],
+  PRECIS_POSTGRES_URLS: ['sources', 'postgresUrls'],
+  PRECIS_BLOB_TTL_S: ['sources', 'blobTtlSeconds'],
   PRECIS_DASHBOARDS_DIR: ['dashboardsDir'],
   PRECIS_LOG_LEVEL: ['logLevel'],
 } as const satisfies Record<string, readonly string[]>;
@@ -113,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporal: {},
     pipeline: {},
     api: {},
+    sources: {},
   };
   for (const [variable, path] of Object.entries(ENV_FIELDS)) {
     const value = env[variable];

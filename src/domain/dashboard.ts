@@ -26,8 +26,80 @@ const demoSourceSchema = z
 
 const inlineSourceSchema = z.object({ type: z.literal('inline') }).strict();
 
-export const sourceSchema = z.discriminatedUnion('type', [demoSourceSchema, inlineSourceSchema]);
+/** Dotted path into a JSON document ("" = the document itself), e.g. "data.items". */
+const jsonPathSchema = z
+  .string()
+  .regex(/^$|^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, 'must be a dotted path like "data.items"');
+
+const httpSourceSchema = z
+  .object({
+    type: z.literal('http'),
+    /** http(s) URL; its host must be allow-listed (PRECIS_HTTP_ALLOWED_HOSTS). */
+    url: z.string().url(),
+    headers: z.record(z.string(), z.string()).default({}),
+    timeout: durationSchema.default('10s'),
+    /** Responses larger than this are refused. */
+    maxBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(64 * 1024 * 1024)
+      .default(5 * 1024 * 1024),
+    /** Where the points are in the JSON response and which fields hold time, value and (optionally) series. */
+    mapping: z
+      .object({
+        items: jsonPathSchema.default(''),
+        time: jsonPathSchema.default('t'),
+        value: jsonPathSchema.default('v'),
+        series: jsonPathSchema.optional(),
+      })
+      .strict()
+      .default({ items: '', time: 't', value: 'v' }),
+    /** Unit the source reports values in, when it differs from the widget's unit (converted while cleaning). */
+    unit: z.string().max(32).optional(),
+  })
+  .strict();
+
+const prometheusSourceSchema = z
+  .object({
+    type: z.literal('prometheus'),
+    /** PromQL range query. */
+    query: z.string().min(1).max(4000),
+    /** Label whose value names each series (default: all labels, formatted). */
+    seriesLabel: z.string().optional(),
+    /** Server URL; default PRECIS_PROMETHEUS_URL. */
+    url: z.string().url().optional(),
+    timeout: durationSchema.default('30s'),
+    unit: z.string().max(32).optional(),
+  })
+  .strict();
+
+const postgresSourceSchema = z
+  .object({
+    type: z.literal('postgres'),
+    /** Name of a connection in PRECIS_POSTGRES_URLS. */
+    database: z.string().min(1).default('default'),
+    /**
+     * Read-only SQL returning columns `t` (timestamp), `v` (number) and optionally `series` (text).
+     * Parameters: $1 = window start, $2 = window end (timestamptz).
+     */
+    query: z.string().min(1).max(20_000),
+    timeout: durationSchema.default('10s'),
+    unit: z.string().max(32).optional(),
+  })
+  .strict();
+
+export const sourceSchema = z.discriminatedUnion('type', [
+  demoSourceSchema,
+  inlineSourceSchema,
+  httpSourceSchema,
+  prometheusSourceSchema,
+  postgresSourceSchema,
+]);
 export type Source = z.infer<typeof sourceSchema>;
+export type HttpSource = z.infer<typeof httpSourceSchema>;
+export type PrometheusSource = z.infer<typeof prometheusSourceSchema>;
+export type PostgresSource = z.infer<typeof postgresSourceSchema>;
 export type DemoSource = z.infer<typeof demoSourceSchema>;
 
 export const widgetSchema = z

@@ -39,5 +39,11 @@ function collectWidget(widget: Widget, asOf: Date, newestFirst: PendingEvent[]):
         ? { widgetId: widget.id, status: 'ok', points }
         : { widgetId: widget.id, status: 'failed', reason: 'no event carried inline data for this widget' };
     }
+    default:
+      return {
+        widgetId: widget.id,
+        status: 'failed',
+        reason: `source type ${widget.source.type} is not wired yet`,
+      };
   }
 }
