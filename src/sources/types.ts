@@ -49,4 +49,6 @@ export class SourceError extends Error {
 export interface SourceConnector<S extends Source = Source> {
   readonly type: S['type'];
   collect(source: S, request: CollectRequest): Promise<WidgetData>;
+  /** Releases pools and sockets when the worker shuts down. */
+  close?(): Promise<void>;
 }
