@@ -1,12 +1,15 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Dashboard } from '../src/domain/dashboard';
+import { type Dashboard, durationMs } from '../src/domain/dashboard';
 import type { PendingEvent } from '../src/domain/event';
 import type { DashboardRegistry } from '../src/domain/registry';
 import type { SummaryDraft } from '../src/domain/summary';
-import { cleanDashboard } from '../src/pipeline/clean';
-import { collectDashboard } from '../src/pipeline/collect';
+import { cleanDashboard, widgetWindow } from '../src/pipeline/clean';
 import { enrichDashboard } from '../src/pipeline/enrich';
-import type { CleanedDashboard, CollectedDashboard, EnrichedDashboard } from '../src/pipeline/types';
+import type { CleanedDashboard, CleanReport, CollectedWidget, EnrichedDashboard } from '../src/pipeline/types';
+import { type Connectors, collectWidgetData } from '../src/sources';
+import { SourceError, type WidgetData } from '../src/sources/types';
+import { BlobMissingError, type BlobStore } from '../src/store/blobs';
 import type { SummaryStore } from '../src/store/summaries';
 import { LOCAL_MODEL, summarizeLocally } from '../src/summarize/local';
 import type { SummaryContent } from '../src/summarize/types';
@@ -15,13 +18,43 @@ import type { SummaryContent } from '../src/summarize/types';
 export interface ActivityDeps {
   registry: DashboardRegistry;
   store: SummaryStore;
+  blobs: BlobStore;
+  connectors: Connectors;
+  tokenBudget: number;
 }
 
-export interface CollectInput {
+export interface CollectionPlan {
+  widgets: { widgetId: string; title: string; source: string }[];
+}
+
+export interface CollectWidgetInput {
   dashboardId: string;
+  widgetId: string;
   /** The instant to collect up to; decided by the workflow so that a retry asks for the same data. */
   asOf: string;
+  /** Only inline widgets need the events. */
   events: PendingEvent[];
+}
+
+/** A reference to collected data in the blob store: large data never travels through workflow history. */
+export interface CollectedRef {
+  widgetId: string;
+  ref: string;
+  series: number;
+  points: number;
+}
+
+export type WidgetOutcome = { widgetId: string; ref: string } | { widgetId: string; failed: string };
+
+export interface CleanInput {
+  dashboardId: string;
+  asOf: string;
+  widgets: WidgetOutcome[];
+}
+
+export interface CleanOutput {
+  ref: string;
+  report: CleanReport;
 }
 
 export interface SummarizeResult {
@@ -43,37 +76,89 @@ export interface StoreOutput {
   written: boolean;
 }
 
+/** Turns what went wrong into a Temporal failure whose retryability was decided where the error was known. */
+function toFailure(error: unknown): never {
+  if (error instanceof SourceError) {
+    throw ApplicationFailure.create({ message: error.message, type: 'SourceError', nonRetryable: !error.retryable });
+  }
+  if (error instanceof BlobMissingError) {
+    // The data expired between stages; retrying this stage cannot bring it back.
+    throw ApplicationFailure.nonRetryable(error.message, 'BlobMissing');
+  }
+  throw error;
+}
+
 export function createActivities(deps: ActivityDeps) {
   function dashboardOrFail(dashboardId: string): Dashboard {
     const dashboard = deps.registry.get(dashboardId);
-    // Retrying cannot make an unknown dashboard known: fail the run at once.
-    if (!dashboard)
-      throw ApplicationFailure.nonRetryable(`unknown dashboard "${dashboardId}"`, 'UnknownDashboard');
+    // Retrying cannot make an unknown dashboard known: fail at once.
+    if (!dashboard) throw ApplicationFailure.nonRetryable(`unknown dashboard "${dashboardId}"`, 'UnknownDashboard');
     return dashboard;
   }
 
   return {
-    async collect(input: CollectInput): Promise<CollectedDashboard> {
-      const collected = collectDashboard(
-        dashboardOrFail(input.dashboardId),
-        new Date(input.asOf),
-        input.events,
-      );
-      if (collected.widgets.every((widget) => widget.status === 'failed')) {
-        const reasons = collected.widgets
-          .map((w) => (w.status === 'failed' ? `${w.widgetId}: ${w.reason}` : ''))
-          .join('; ');
-        throw ApplicationFailure.retryable(`every widget failed to collect (${reasons})`, 'CollectionFailed');
+    /** Which widgets to collect and from what kind of source (cheap; run as a local activity). */
+    async planCollection(dashboardId: string): Promise<CollectionPlan> {
+      const dashboard = dashboardOrFail(dashboardId);
+      return { widgets: dashboard.widgets.map((w) => ({ widgetId: w.id, title: w.title, source: w.source.type })) };
+    },
+
+    /** Collects one widget, so that a slow or failing source is retried alone. */
+    async collectWidget(input: CollectWidgetInput): Promise<CollectedRef> {
+      const dashboard = dashboardOrFail(input.dashboardId);
+      const widget = dashboard.widgets.find((w) => w.id === input.widgetId);
+      if (!widget) throw ApplicationFailure.nonRetryable(`widget "${input.widgetId}" is not on the dashboard`, 'UnknownWidget');
+      const context = Context.current();
+      const asOf = new Date(input.asOf);
+      let data: WidgetData;
+      try {
+        data = await collectWidgetData(deps.connectors, widget, {
+          widget,
+          asOf,
+          from: new Date(widgetWindow(widget, asOf).from),
+          resolutionMs: durationMs(widget.resolution),
+          events: input.events,
+          signal: context.cancellationSignal,
+          heartbeat: (details) => context.heartbeat(details),
+        });
+      } catch (error) {
+        toFailure(error);
       }
-      return collected;
+      const collected: CollectedWidget = { widgetId: widget.id, status: 'ok', data };
+      return {
+        widgetId: widget.id,
+        ref: await deps.blobs.put(collected),
+        series: data.series.length,
+        points: data.series.reduce((total, s) => total + s.points.length, 0),
+      };
     },
 
-    async clean(collected: CollectedDashboard): Promise<CleanedDashboard> {
-      return cleanDashboard(collected);
+    async clean(input: CleanInput): Promise<CleanOutput> {
+      const dashboard = dashboardOrFail(input.dashboardId);
+      try {
+        const widgets = await Promise.all(
+          input.widgets.map(
+            async (outcome): Promise<CollectedWidget> =>
+              'ref' in outcome
+                ? deps.blobs.get<CollectedWidget>(outcome.ref)
+                : { widgetId: outcome.widgetId, status: 'failed', reason: outcome.failed },
+          ),
+        );
+        const cleaned = cleanDashboard(dashboard, { dashboardId: dashboard.id, asOf: input.asOf, widgets });
+        return { ref: await deps.blobs.put(cleaned), report: cleaned.report };
+      } catch (error) {
+        toFailure(error);
+      }
     },
 
-    async enrich(cleaned: CleanedDashboard): Promise<EnrichedDashboard> {
-      return enrichDashboard(dashboardOrFail(cleaned.dashboardId), cleaned);
+    async enrich(input: { dashboardId: string; cleanedRef: string }): Promise<EnrichedDashboard> {
+      const dashboard = dashboardOrFail(input.dashboardId);
+      try {
+        const cleaned = await deps.blobs.get<CleanedDashboard>(input.cleanedRef);
+        return enrichDashboard(dashboard, cleaned, { tokenBudget: deps.tokenBudget });
+      } catch (error) {
+        toFailure(error);
+      }
     },
 
     async summarize(enriched: EnrichedDashboard): Promise<SummarizeResult> {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs whatever precis needs and is missing: npm dependencies, the Temporal CLI (built from source with Go),
-# the Apache Kafka broker jars (resolved with Maven) and Redis (Debian package). Idempotent: a warm run takes a second.
+# the Apache Kafka broker jars (resolved with Maven), and Redis, PostgreSQL and Prometheus (Debian packages).
+# Idempotent: a warm run takes a second.
 #
-#   scripts/install.sh [all|node|temporal|kafka|redis]...
+#   scripts/install.sh [all|node|temporal|kafka|redis|postgres|prometheus]...
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -66,6 +67,26 @@ install_redis() {
   if command -v service >/dev/null; then service redis-server stop >/dev/null 2>&1 || true; fi
 }
 
+install_postgres() {
+  # As root, stack.sh lets the server's OS user reach a state folder under /root with an ACL (setfacl).
+  if ((EUID == 0)) && ! command -v setfacl >/dev/null; then apt_install acl; fi
+  [[ -n "$(postgres_bin_dir)" ]] && return 0
+  # Debian's postgresql package creates a cluster "main" on 5432 and may start it. precis runs its own cluster on
+  # $POSTGRES_PORT, so that one never holds our port; stop it all the same, like Redis, so that nothing answers
+  # that precis did not start. An existing install returned above and is never touched.
+  apt_install postgresql
+  if command -v service >/dev/null; then service postgresql stop >/dev/null 2>&1 || true; fi
+  [[ -n "$(postgres_bin_dir)" ]] || die "the postgresql package installed no server binary (postgres)"
+}
+
+install_prometheus() {
+  command -v prometheus >/dev/null && return 0
+  # Without recommends: they pull in node-exporter, smartmontools, ipmitool and more that precis does not use.
+  apt_install --no-install-recommends prometheus
+  # The packaged service listens on :9090, the port precis's own Prometheus (own config, 1 s self-scrape) wants.
+  if command -v service >/dev/null; then service prometheus stop >/dev/null 2>&1 || true; fi
+}
+
 targets=("$@")
 ((${#targets[@]})) || targets=(all)
 for target in "${targets[@]}"; do
@@ -75,8 +96,10 @@ for target in "${targets[@]}"; do
       timed temporal install_temporal
       timed kafka install_kafka
       timed redis install_redis
+      timed postgres install_postgres
+      timed prometheus install_prometheus
       ;;
-    node | temporal | kafka | redis) timed "$target" "install_$target" ;;
-    *) die "unknown install target '$target' (expected all, node, temporal, kafka or redis)" ;;
+    node | temporal | kafka | redis | postgres | prometheus) timed "$target" "install_$target" ;;
+    *) die "unknown install target '$target' (expected all, node, temporal, kafka, redis, postgres or prometheus)" ;;
   esac
 done

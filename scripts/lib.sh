@@ -20,6 +20,41 @@ KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 
 REDIS_PORT="${REDIS_PORT:-6379}"
 
+# Not 5432, so that precis's own cluster never collides with a system PostgreSQL.
+POSTGRES_PORT="${POSTGRES_PORT:-55432}"
+POSTGRES_DIR="$PRECIS_STATE/postgres"
+POSTGRES_DATA="$POSTGRES_DIR/data"
+# The server runs as this OS user when the scripts run as root (PostgreSQL refuses to run as root).
+POSTGRES_OS_USER="${POSTGRES_OS_USER:-postgres}"
+PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"
+PROMETHEUS_DIR="$PRECIS_STATE/prometheus"
+
+# postgres_bin_dir: the newest PostgreSQL server's bin folder (Debian: /usr/lib/postgresql/<major>/bin, whose
+# binaries are not on PATH), else the folder of `postgres` on PATH; prints nothing when no server is installed.
+# A client-only package also creates /usr/lib/postgresql/<major>/bin, hence the test for the server binary.
+postgres_bin_dir() {
+  local newest
+  # sort -V so that 16 wins over 9 (a plain glob sorts 16 first).
+  newest=$(compgen -G '/usr/lib/postgresql/*/bin/postgres' | sort -V | tail -n 1 || true)
+  if [[ -n "$newest" ]]; then dirname "$newest"
+  elif command -v postgres >/dev/null; then dirname "$(command -v postgres)"
+  fi
+}
+
+# http_ok URL: true when URL answers 2xx (curl when present, else a bare HTTP/1.0 request over /dev/tcp).
+http_ok() {
+  local url=$1
+  if command -v curl >/dev/null; then curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; return; fi
+  local rest=${url#http://} hostport path status
+  hostport=${rest%%/*} path=/${rest#*/}
+  [[ "$rest" == */* ]] || path=/
+  (
+    exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || exit 1
+    printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$hostport" >&3
+    read -r -t 2 _ status _ <&3 && [[ "$status" == 2?? ]]
+  ) 2>/dev/null
+}
+
 # Search attributes precis sets on its workflows; registered when the dev server starts.
 TEMPORAL_SEARCH_ATTRIBUTES=(DashboardId=Keyword PrecisStatus=Keyword PrecisDegraded=Bool PrecisModel=Keyword)
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Brings precis's local engines up and down: Temporal dev server, Kafka (KRaft, one broker) and Redis.
+# Brings precis's local engines up and down: Temporal dev server, Kafka (KRaft, one broker), Redis, and the
+# PostgreSQL and Prometheus that `postgres` and `prometheus` sources (and their integration tests) read.
 #
 #   scripts/stack.sh up       install what is missing, start what is not running, wait until healthy, create topics
 #   scripts/stack.sh down     stop what this script started (pid files), nothing else
@@ -116,6 +117,135 @@ up_redis() {
     --appendonly yes --save "" --daemonize no
 }
 
+pg_bin=
+postgres_healthy() { "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d postgres; }
+
+# as_postgres COMMAND...: runs a one-off command as the server's OS user when we are root (PostgreSQL refuses to
+# run as root), as ourselves otherwise. From / so that the server user need not be able to read our cwd.
+as_postgres() {
+  if ((EUID == 0)); then (cd / && runuser -u "$POSTGRES_OS_USER" -- "$@"); else (cd / && "$@"); fi
+}
+
+# The data folder lives under $PRECIS_STATE, by default in root's home, which is mode 700: the server's OS user
+# could not even reach it. Grant that one user search (x, not read) on the folders in the way, by ACL, rather
+# than opening them to everyone.
+postgres_reach_state() {
+  ((EUID == 0)) || return 0
+  runuser -u "$POSTGRES_OS_USER" -- test -x "$POSTGRES_DIR" 2>/dev/null && return 0
+  command -v setfacl >/dev/null || die "setfacl not found; run scripts/install.sh postgres"
+  local path='' part parts
+  IFS=/ read -r -a parts <<<"${POSTGRES_DIR#/}"
+  for part in "${parts[@]}"; do
+    path+=/$part
+    if ! runuser -u "$POSTGRES_OS_USER" -- test -x "$path" 2>/dev/null; then
+      setfacl -m "u:$POSTGRES_OS_USER:x" "$path" || die "cannot let $POSTGRES_OS_USER reach $path (setfacl failed)"
+      log "granted $POSTGRES_OS_USER search permission on $path (ACL) so that PostgreSQL can reach its data"
+    fi
+  done
+}
+
+init_postgres() {
+  local major
+  major=$("$pg_bin/postgres" --version | sed -n 's/.* \([0-9][0-9]*\)[.].*/\1/p')
+  if [[ -f "$POSTGRES_DIR/.initialized" ]]; then
+    # A data folder from another major version cannot be opened; say so instead of leaving it to the server log.
+    [[ "$(cat "$POSTGRES_DATA/PG_VERSION")" == "$major" ]] ||
+      die "$POSTGRES_DATA was made by PostgreSQL $(cat "$POSTGRES_DATA/PG_VERSION"), the server is $major; move it away"
+    return 0
+  fi
+  if ((EUID == 0)); then
+    id -u "$POSTGRES_OS_USER" >/dev/null 2>&1 || die "OS user $POSTGRES_OS_USER (to run PostgreSQL as) does not exist"
+  fi
+  # A half-made data folder (initdb interrupted) is started over; the marker is written only once all succeeded.
+  rm -rf "$POSTGRES_DATA"
+  mkdir -p "$POSTGRES_DATA" "$POSTGRES_DIR/run"
+  if ((EUID == 0)); then chown "$POSTGRES_OS_USER:" "$POSTGRES_DATA" "$POSTGRES_DIR/run"; fi
+  chmod 700 "$POSTGRES_DATA"
+  postgres_reach_state
+  local t0; t0=$(now_ms)
+  # C locale and UTF-8: the same cluster on every machine, whatever locales are installed.
+  as_postgres "$pg_bin/initdb" -D "$POSTGRES_DATA" -U postgres --no-locale -E UTF8 \
+    >"$PRECIS_LOGS/postgres-initdb.log" 2>&1 || die "initdb failed; see $PRECIS_LOGS/postgres-initdb.log"
+  # Local development only: trust over TCP from 127.0.0.1 alone (the server listens nowhere else), peer on the
+  # socket; no ::1, no other host.
+  cat >"$POSTGRES_DATA/pg_hba.conf" <<'HBA'
+# Written by scripts/stack.sh: precis's local development cluster.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 peer
+host    all       all   127.0.0.1/32  trust
+HBA
+  if ((EUID == 0)); then chown "$POSTGRES_OS_USER:" "$POSTGRES_DATA/pg_hba.conf"; fi
+  touch "$POSTGRES_DIR/.initialized"
+  log "postgres cluster initialised in $(($(now_ms) - t0)) ms ($POSTGRES_DATA, PostgreSQL $major)"
+}
+
+# Role and database precis, created once: each statement runs only when its object is missing.
+ensure_postgres_db() {
+  "$pg_bin/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
+    >>"$PRECIS_LOGS/postgres-setup.log" 2>&1 <<'SQL' || die "creating role/database precis failed; see $PRECIS_LOGS/postgres-setup.log"
+SELECT 'CREATE ROLE precis LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'precis')\gexec
+SELECT 'CREATE DATABASE precis OWNER precis' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'precis')\gexec
+SQL
+}
+
+up_postgres() {
+  pg_bin=$(postgres_bin_dir)
+  [[ -n "$pg_bin" ]] || die "no PostgreSQL server found; run scripts/install.sh postgres"
+  if ! port_open "$POSTGRES_PORT"; then
+    init_postgres
+    postgres_reach_state
+  fi
+  # setpriv, not runuser, for the server: runuser stays behind as a parent that answers SIGTERM by forwarding it
+  # and SIGKILLing the child two seconds later, which would cut a checkpointing PostgreSQL short. setpriv execs
+  # (as do setsid and nohup), so the pid file holds the postmaster itself.
+  local as_user=()
+  if ((EUID == 0)); then
+    as_user=(setpriv "--reuid=$POSTGRES_OS_USER" "--regid=$POSTGRES_OS_USER" --init-groups --reset-env --)
+  fi
+  start postgres "$POSTGRES_PORT" 30 postgres_healthy \
+    "${as_user[@]}" "$pg_bin/postgres" -D "$POSTGRES_DATA" -p "$POSTGRES_PORT" -c listen_addresses=127.0.0.1 \
+    -c unix_socket_directories="$POSTGRES_DIR/run"
+  if pid_alive postgres; then ensure_postgres_db; fi
+}
+
+# A fast shutdown (SIGINT to the postmaster alone): sessions end, open transactions roll back, a checkpoint is
+# written. The generic stop's SIGTERM to the whole process group is a "smart" shutdown that waits for clients to
+# disconnect and signals every backend and helper at once; it stays as the fallback.
+stop_postgres() {
+  pid_alive postgres || return 0
+  local pid; pid=$(cat "$PRECIS_PIDS/postgres.pid")
+  kill -INT "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then stop postgres; else rm -f "$PRECIS_PIDS/postgres.pid"; log "postgres stopped"; fi
+}
+
+prometheus_healthy() { http_ok "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"; }
+
+write_prometheus_config() {
+  mkdir -p "$PROMETHEUS_DIR/data"
+  # Prometheus scrapes itself every second so that real series (up, prometheus_http_requests_total, ...) exist
+  # moments after it starts, for `prometheus` sources and their integration tests.
+  cat >"$PROMETHEUS_DIR/prometheus.yml" <<PROM
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ['127.0.0.1:$PROMETHEUS_PORT']
+PROM
+}
+
+up_prometheus() {
+  command -v prometheus >/dev/null || die "prometheus not found; run scripts/install.sh prometheus"
+  port_open "$PROMETHEUS_PORT" || write_prometheus_config
+  # A week of 1 s samples from one target is some tens of MB; the retention keeps the state folder from growing.
+  start prometheus "$PROMETHEUS_PORT" 30 prometheus_healthy \
+    prometheus --config.file="$PROMETHEUS_DIR/prometheus.yml" --storage.tsdb.path="$PROMETHEUS_DIR/data" \
+    --storage.tsdb.retention.time=7d --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --log.level=warn
+}
+
 create_topics() {
   (cd "$PRECIS_ROOT" && node_modules/.bin/tsx scripts/ensure-topics.ts) >>"$PRECIS_LOGS/topics.log" 2>&1 \
     || die "creating Kafka topics failed; see $PRECIS_LOGS/topics.log"
@@ -140,7 +270,8 @@ stop() {
 
 status() {
   local name port
-  for pair in "temporal:$TEMPORAL_GRPC_PORT" "kafka:$KAFKA_PORT" "redis:$REDIS_PORT"; do
+  for pair in "temporal:$TEMPORAL_GRPC_PORT" "kafka:$KAFKA_PORT" "redis:$REDIS_PORT" \
+    "postgres:$POSTGRES_PORT" "prometheus:$PROMETHEUS_PORT"; do
     name=${pair%%:*} port=${pair##*:}
     if pid_alive "$name"; then echo "$name: running on $port (pid $(cat "$PRECIS_PIDS/$name.pid"), started by precis)"
     elif port_open "$port"; then echo "$name: something answers on $port (not started by precis)"
@@ -153,6 +284,8 @@ case "${1:-}" in
     # start.sh and test.sh install first and set PRECIS_INSTALLED so that the check is not repeated.
     [[ "${PRECIS_INSTALLED:-}" == 1 ]] || bash "$PRECIS_ROOT/scripts/install.sh" all
     up_redis
+    up_postgres
+    up_prometheus
     up_temporal
     up_kafka
     create_topics
@@ -162,6 +295,8 @@ case "${1:-}" in
     stop kafka
     stop temporal
     stop redis
+    stop prometheus
+    stop_postgres
     ;;
   status) status ;;
   *) die "usage: scripts/stack.sh up|down|status" ;;

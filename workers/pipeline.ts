@@ -9,6 +9,8 @@ import type { Config } from '../src/config';
 import { DashboardRegistry } from '../src/domain/registry';
 import type { Logger } from '../src/log';
 import { runMain, type Service } from '../src/process';
+import { closeConnectors, createConnectors } from '../src/sources';
+import { BlobStore } from '../src/store/blobs';
 import { SummaryStore } from '../src/store/summaries';
 import { installTemporalRuntime } from '../src/temporal-runtime';
 
@@ -16,13 +18,15 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
   const redis = createRedis(config);
   const store = new SummaryStore(redis, config.redis.keyPrefix, config.redis.summaryHistory);
+  const blobs = new BlobStore(redis, config.redis.keyPrefix, config.sources.blobTtlSeconds);
+  const connectors = createConnectors(config);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ registry, store }),
+    activities: createActivities({ registry, store, blobs, connectors, tokenBudget: config.pipeline.tokenBudget }),
   });
   logger.info(
     { taskQueue: config.temporal.taskQueue, dashboards: registry.list().length },
@@ -30,6 +34,7 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
   );
   const closed = worker.run().finally(async () => {
     await connection.close();
+    await closeConnectors(connectors);
     redis.disconnect();
   });
   return {

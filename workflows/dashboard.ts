@@ -1,14 +1,18 @@
 import {
+  ActivityFailure,
+  ApplicationFailure,
+  type ActivityOptions,
   condition,
   continueAsNew,
   defineQuery,
   defineSignal,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import type { Activities, WidgetOutcome } from '../activities';
 import type { PendingEvent } from '../src/domain/event';
 import type { SummaryDraft } from '../src/domain/summary';
 import { PrecisDegradedKey, PrecisModelKey, PrecisStatusKey } from './search-attributes';
@@ -44,24 +48,28 @@ const REMEMBERED_EVENT_IDS = 2_000;
 /** Summaries per execution before continue-as-new keeps the history short. */
 const SUMMARIES_PER_RUN = 50;
 
-const { collect, clean, enrich, store } = proxyActivities<Activities>({
+const { clean, enrich, store } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 10,
-  },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
 });
+
+/**
+ * Each widget is its own activity, so a slow or failing source is retried alone and shows up by name in the UI.
+ * Sources heartbeat while they wait; a source that hangs is noticed after the heartbeat timeout, not the
+ * start-to-close one. Few attempts: a widget that keeps failing is reported missing rather than holding the summary.
+ */
+const COLLECT_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
+};
+const { collectWidget } = proxyActivities<Activities>(COLLECT_OPTIONS);
+
+const { planCollection } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
 
 const { summarize } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '2 minutes',
-    maximumAttempts: 8,
-  },
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 8 },
 });
 
 export async function dashboardWorkflow(input: DashboardWorkflowInput): Promise<DashboardWorkflowState> {
@@ -127,15 +135,41 @@ async function debounce(pending: PendingEvent[], quietMs: number, maxDelayMs: nu
   }
 }
 
-async function summarizeOnce(
-  dashboardId: string,
-  events: PendingEvent[],
-  iteration: number,
-): Promise<number> {
+/** The message of the error a failed activity ended with, for the summary's list of missing widgets. */
+function failureReason(error: unknown): string {
+  if (error instanceof ActivityFailure && error.cause) return error.cause.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Collects every widget in parallel; only a dashboard whose every widget failed fails the run. */
+async function collectAll(dashboardId: string, asOf: string, events: PendingEvent[]): Promise<WidgetOutcome[]> {
+  const plan = await planCollection(dashboardId);
+  const outcomes = await Promise.all(
+    plan.widgets.map(({ widgetId, title, source }) =>
+      collectWidget
+        .executeWithOptions({ ...COLLECT_OPTIONS, summary: `collect ${title} (${source})` }, [
+          { dashboardId, widgetId, asOf, events: source === 'inline' ? events : [] },
+        ])
+        .then(
+          ({ ref }): WidgetOutcome => ({ widgetId, ref }),
+          (error: unknown): WidgetOutcome => ({ widgetId, failed: failureReason(error) }),
+        ),
+    ),
+  );
+  const failures = outcomes.filter((o) => 'failed' in o);
+  if (failures.length === outcomes.length) {
+    const reasons = failures.map((o) => `${o.widgetId}: ${'failed' in o ? o.failed : ''}`).join('; ');
+    throw ApplicationFailure.nonRetryable(`every widget failed to collect (${reasons})`, 'CollectionFailed');
+  }
+  return outcomes;
+}
+
+async function summarizeOnce(dashboardId: string, events: PendingEvent[], iteration: number): Promise<number> {
   const info = workflowInfo();
-  const collected = await collect({ dashboardId, asOf: new Date().toISOString(), events });
-  const cleaned = await clean(collected);
-  const enriched = await enrich(cleaned);
+  const asOf = new Date().toISOString();
+  const widgets = await collectAll(dashboardId, asOf, events);
+  const cleaned = await clean({ dashboardId, asOf, widgets });
+  const enriched = await enrich({ dashboardId, cleanedRef: cleaned.ref });
   const result = await summarize(enriched);
   const draft: SummaryDraft = {
     dashboardId,

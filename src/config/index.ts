@@ -81,6 +81,8 @@ export const configSchema = z.object({
     quietPeriodMs: millis.default(0),
     /** PRECIS_MAX_DELAY_MS: never wait longer than this after the first pending event. Default 30000. */
     maxDelayMs: millis.default(30_000),
+    /** PRECIS_TOKEN_BUDGET: estimated tokens the model input may use; larger inputs are shrunk. Default 3000. */
+    tokenBudget: z.coerce.number().int().min(200).default(3000),
   }),
   api: z.object({
     /** PRECIS_API_HOST. Default `127.0.0.1`. */
@@ -131,6 +133,7 @@ const ENV_FIELDS = {
   TEMPORAL_UI_URL: ['temporal', 'uiUrl'],
   PRECIS_QUIET_PERIOD_MS: ['pipeline', 'quietPeriodMs'],
   PRECIS_MAX_DELAY_MS: ['pipeline', 'maxDelayMs'],
+  PRECIS_TOKEN_BUDGET: ['pipeline', 'tokenBudget'],
   PRECIS_API_HOST: ['api', 'host'],
   PRECIS_API_PORT: ['api', 'port'],
   PRECIS_HTTP_ALLOWED_HOSTS: ['sources', 'httpAllowedHosts'],

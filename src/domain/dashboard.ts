@@ -21,6 +21,8 @@ const demoSourceSchema = z
     seasonality: z.number().min(0).default(0.1),
     /** Relative noise amplitude. */
     noise: z.number().min(0).default(0.03),
+    /** Breakdown categories: one series each, with shares that drift over time. */
+    categories: z.array(z.string().min(1).max(100)).max(50).optional(),
   })
   .strict();
 
@@ -113,6 +115,8 @@ export const widgetSchema = z
     comparisonWindow: durationSchema.default('7d'),
     /** Bucket width of collected points. */
     resolution: durationSchema.default('1d'),
+    /** How several points that fall into one bucket become one. */
+    aggregation: z.enum(['last', 'mean', 'sum', 'min', 'max']).default('last'),
     source: sourceSchema,
   })
   .strict();

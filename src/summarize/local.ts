@@ -1,5 +1,5 @@
 import type { Summary } from '../domain/summary';
-import type { EnrichedDashboard, WidgetStats } from '../pipeline/types';
+import type { EnrichedDashboard, EnrichedWidget, SeriesStats } from '../pipeline/types';
 import type { SummaryContent } from './types';
 
 export const LOCAL_MODEL = 'precis-local-extractive-v1';
@@ -8,6 +8,7 @@ type Severity = Summary['insights'][number]['severity'];
 
 /** Changes smaller than this (in %) are reported as stable. */
 const STABLE_PCT = 2;
+const SEVERITY_RANK: Record<Severity, number> = { critical: 3, warning: 2, notice: 1, info: 0 };
 
 function formatNumber(value: number, unit: string): string {
   const abs = Math.abs(value);
@@ -23,67 +24,95 @@ function formatNumber(value: number, unit: string): string {
   return unit === '%' ? `${text}%` : `${text} ${unit}`;
 }
 
-function direction(stats: WidgetStats): 'up' | 'down' | 'flat' {
+/** The figure a widget is judged by: its first (for breakdowns: its total) series. */
+interface Headline {
+  widget: EnrichedWidget;
+  stats: SeriesStats;
+}
+
+function direction(stats: SeriesStats): 'up' | 'down' | 'flat' {
   if (stats.changePct === null || Math.abs(stats.changePct) < STABLE_PCT) return 'flat';
   return stats.changePct > 0 ? 'up' : 'down';
 }
 
 /** Whether the move is good news, bad news or neither, given the widget's polarity. */
-function judgement(stats: WidgetStats): 'good' | 'bad' | 'neutral' {
+function judgement({ widget, stats }: Headline): 'good' | 'bad' | 'neutral' {
   const dir = direction(stats);
-  if (dir === 'flat' || stats.polarity === 'neutral') return 'neutral';
-  const better = stats.polarity === 'higher_is_better' ? dir === 'up' : dir === 'down';
+  if (dir === 'flat' || widget.polarity === 'neutral') return 'neutral';
+  const better = widget.polarity === 'higher_is_better' ? dir === 'up' : dir === 'down';
   return better ? 'good' : 'bad';
 }
 
-function severity(stats: WidgetStats): Severity {
-  const pct = Math.abs(stats.changePct ?? 0);
-  const verdict = judgement(stats);
+function severity(headline: Headline): Severity {
+  const pct = Math.abs(headline.stats.changePct ?? 0);
+  const verdict = judgement(headline);
   if (verdict === 'bad') return pct >= 25 ? 'critical' : pct >= 10 ? 'warning' : 'notice';
-  return pct >= 10 ? 'notice' : 'info';
+  return pct >= 10 || headline.widget.anomalies.length > 0 ? 'notice' : 'info';
 }
 
-function insightText(stats: WidgetStats): string {
-  const now = formatNumber(stats.currentMean, stats.unit);
+function changeText({ widget, stats }: Headline): string {
+  const name = widget.series.length > 1 && widget.kind !== 'breakdown' ? `${widget.title} (${stats.key})` : widget.title;
+  const now = formatNumber(stats.currentMean, widget.unit);
   if (stats.changePct === null || stats.previousMean === null) {
-    return `${stats.title} averages ${now} (latest ${formatNumber(stats.lastValue, stats.unit)}); no earlier window to compare.`;
+    return `${name} averages ${now} (latest ${formatNumber(stats.lastValue, widget.unit)}); no earlier window to compare.`;
   }
   const dir = direction(stats);
-  const before = formatNumber(stats.previousMean, stats.unit);
-  if (dir === 'flat') return `${stats.title} is stable at ${now} (previous window ${before}).`;
+  const before = formatNumber(stats.previousMean, widget.unit);
+  if (dir === 'flat') return `${name} is stable at ${now} (previous window ${before}).`;
   const verb = dir === 'up' ? 'rose' : 'fell';
-  return `${stats.title} ${verb} ${Math.abs(stats.changePct).toFixed(1)}% to ${now} (previous window ${before}).`;
+  return `${name} ${verb} ${Math.abs(stats.changePct).toFixed(1)}% to ${now} (previous window ${before}).`;
 }
 
-const SEVERITY_RANK: Record<Severity, number> = { critical: 3, warning: 2, notice: 1, info: 0 };
+function breakdownText(widget: EnrichedWidget): string | null {
+  const mover = widget.breakdown?.topMovers[0];
+  const shift = widget.breakdown?.shareShifts[0];
+  const parts: string[] = [];
+  if (mover?.change != null) {
+    parts.push(`largest move: ${mover.key} ${mover.change > 0 ? '+' : ''}${formatNumber(mover.change, widget.unit)}`);
+  }
+  if (shift?.shiftPp != null) {
+    parts.push(`${shift.key} share ${shift.shiftPp > 0 ? '+' : ''}${shift.shiftPp.toFixed(1)} pp to ${shift.share.toFixed(1)}%`);
+  }
+  return parts.length > 0 ? `${widget.title}: ${parts.join('; ')}.` : null;
+}
+
+function widgetText(headline: Headline): string {
+  const base = changeText(headline);
+  const extra = breakdownText(headline.widget);
+  return extra ? `${base} ${extra}` : base;
+}
 
 /**
  * The embedded default summarizer: extractive and deterministic, built only from the enriched data, so every
  * number it states is in its input. It needs no API key and is the last rung before a stale summary.
  */
 export function summarizeLocally(input: EnrichedDashboard): SummaryContent {
-  const ranked = [...input.widgets].sort(
+  const headlines: Headline[] = input.widgets.flatMap((widget) => {
+    const stats = widget.series[0];
+    return stats ? [{ widget, stats }] : [];
+  });
+  const ranked = [...headlines].sort(
     (a, b) =>
       SEVERITY_RANK[severity(b)] - SEVERITY_RANK[severity(a)] ||
-      Math.abs(b.changePct ?? 0) - Math.abs(a.changePct ?? 0) ||
-      a.widgetId.localeCompare(b.widgetId),
+      Math.abs(b.stats.changePct ?? 0) - Math.abs(a.stats.changePct ?? 0) ||
+      a.widget.widgetId.localeCompare(b.widget.widgetId),
   );
-  const insights = ranked.map((stats) => ({
-    widgetIds: [stats.widgetId],
-    severity: severity(stats),
-    text: insightText(stats),
-  }));
+  const insights = ranked.map((h) => ({ widgetIds: [h.widget.widgetId], severity: severity(h), text: widgetText(h) }));
   const top = ranked[0];
   const headline = top
-    ? `${input.title}: ${insightText(top)}`
+    ? `${input.title}: ${changeText(top)}`
     : `${input.title}: no widget data available (${input.missing.length} missing).`;
+  const anomalies = input.widgets.flatMap((widget) =>
+    widget.anomalies.map((a) => ({
+      widgetId: widget.widgetId,
+      at: a.t,
+      value: a.v,
+      description: `${widget.title}${widget.series.length > 1 ? ` (${a.seriesKey})` : ''}: ${a.direction} to ${formatNumber(a.v, widget.unit)} on ${a.t.slice(0, 16).replace('T', ' ')} UTC`,
+    })),
+  );
   const recommendations = ranked
-    .filter((stats) => judgement(stats) === 'bad' && SEVERITY_RANK[severity(stats)] >= SEVERITY_RANK.warning)
-    .map(
-      (stats) =>
-        `Investigate ${stats.title}: it moved ${Math.abs(stats.changePct ?? 0).toFixed(1)}% in the wrong direction.`,
-    );
-  for (const gap of input.missing)
-    recommendations.push(`Check the source of widget ${gap.widgetId}: ${gap.reason}.`);
-  return { headline: headline.slice(0, 300), insights, anomalies: [], recommendations };
+    .filter((h) => judgement(h) === 'bad' && SEVERITY_RANK[severity(h)] >= SEVERITY_RANK.warning)
+    .map((h) => `Investigate ${h.widget.title}: it moved ${Math.abs(h.stats.changePct ?? 0).toFixed(1)}% in the wrong direction.`);
+  for (const gap of input.missing) recommendations.push(`Check the source of widget ${gap.widgetId}: ${gap.reason}.`);
+  return { headline: headline.slice(0, 300), insights, anomalies, recommendations };
 }
