@@ -6,7 +6,12 @@ import type { DashboardRegistry } from '../src/domain/registry';
 import type { SummaryDraft } from '../src/domain/summary';
 import { cleanDashboard, widgetWindow } from '../src/pipeline/clean';
 import { enrichDashboard } from '../src/pipeline/enrich';
-import type { CleanedDashboard, CleanReport, CollectedWidget, EnrichedDashboard } from '../src/pipeline/types';
+import type {
+  CleanedDashboard,
+  CleanReport,
+  CollectedWidget,
+  EnrichedDashboard,
+} from '../src/pipeline/types';
 import { type Connectors, collectWidgetData } from '../src/sources';
 import { SourceError, type WidgetData } from '../src/sources/types';
 import { BlobMissingError, type BlobStore } from '../src/store/blobs';
@@ -79,7 +84,11 @@ export interface StoreOutput {
 /** Turns what went wrong into a Temporal failure whose retryability was decided where the error was known. */
 function toFailure(error: unknown): never {
   if (error instanceof SourceError) {
-    throw ApplicationFailure.create({ message: error.message, type: 'SourceError', nonRetryable: !error.retryable });
+    throw ApplicationFailure.create({
+      message: error.message,
+      type: 'SourceError',
+      nonRetryable: !error.retryable,
+    });
   }
   if (error instanceof BlobMissingError) {
     // The data expired between stages; retrying this stage cannot bring it back.
@@ -92,7 +101,8 @@ export function createActivities(deps: ActivityDeps) {
   function dashboardOrFail(dashboardId: string): Dashboard {
     const dashboard = deps.registry.get(dashboardId);
     // Retrying cannot make an unknown dashboard known: fail at once.
-    if (!dashboard) throw ApplicationFailure.nonRetryable(`unknown dashboard "${dashboardId}"`, 'UnknownDashboard');
+    if (!dashboard)
+      throw ApplicationFailure.nonRetryable(`unknown dashboard "${dashboardId}"`, 'UnknownDashboard');
     return dashboard;
   }
 
@@ -100,14 +110,20 @@ export function createActivities(deps: ActivityDeps) {
     /** Which widgets to collect and from what kind of source (cheap; run as a local activity). */
     async planCollection(dashboardId: string): Promise<CollectionPlan> {
       const dashboard = dashboardOrFail(dashboardId);
-      return { widgets: dashboard.widgets.map((w) => ({ widgetId: w.id, title: w.title, source: w.source.type })) };
+      return {
+        widgets: dashboard.widgets.map((w) => ({ widgetId: w.id, title: w.title, source: w.source.type })),
+      };
     },
 
     /** Collects one widget, so that a slow or failing source is retried alone. */
     async collectWidget(input: CollectWidgetInput): Promise<CollectedRef> {
       const dashboard = dashboardOrFail(input.dashboardId);
       const widget = dashboard.widgets.find((w) => w.id === input.widgetId);
-      if (!widget) throw ApplicationFailure.nonRetryable(`widget "${input.widgetId}" is not on the dashboard`, 'UnknownWidget');
+      if (!widget)
+        throw ApplicationFailure.nonRetryable(
+          `widget "${input.widgetId}" is not on the dashboard`,
+          'UnknownWidget',
+        );
       const context = Context.current();
       const asOf = new Date(input.asOf);
       let data: WidgetData;

@@ -26,7 +26,13 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ registry, store, blobs, connectors, tokenBudget: config.pipeline.tokenBudget }),
+    activities: createActivities({
+      registry,
+      store,
+      blobs,
+      connectors,
+      tokenBudget: config.pipeline.tokenBudget,
+    }),
   });
   logger.info(
     { taskQueue: config.temporal.taskQueue, dashboards: registry.list().length },

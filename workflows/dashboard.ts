@@ -1,7 +1,7 @@
 import {
   ActivityFailure,
-  ApplicationFailure,
   type ActivityOptions,
+  ApplicationFailure,
   condition,
   continueAsNew,
   defineQuery,
@@ -50,7 +50,12 @@ const SUMMARIES_PER_RUN = 50;
 
 const { clean, enrich, store } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 10,
+  },
 });
 
 /**
@@ -61,7 +66,12 @@ const { clean, enrich, store } = proxyActivities<Activities>({
 const COLLECT_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '20 seconds',
+    maximumAttempts: 4,
+  },
 };
 const { collectWidget } = proxyActivities<Activities>(COLLECT_OPTIONS);
 
@@ -69,7 +79,12 @@ const { planCollection } = proxyLocalActivities<Activities>({ startToCloseTimeou
 
 const { summarize } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 8 },
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes',
+    maximumAttempts: 8,
+  },
 });
 
 export async function dashboardWorkflow(input: DashboardWorkflowInput): Promise<DashboardWorkflowState> {
@@ -142,7 +157,11 @@ function failureReason(error: unknown): string {
 }
 
 /** Collects every widget in parallel; only a dashboard whose every widget failed fails the run. */
-async function collectAll(dashboardId: string, asOf: string, events: PendingEvent[]): Promise<WidgetOutcome[]> {
+async function collectAll(
+  dashboardId: string,
+  asOf: string,
+  events: PendingEvent[],
+): Promise<WidgetOutcome[]> {
   const plan = await planCollection(dashboardId);
   const outcomes = await Promise.all(
     plan.widgets.map(({ widgetId, title, source }) =>
@@ -164,7 +183,11 @@ async function collectAll(dashboardId: string, asOf: string, events: PendingEven
   return outcomes;
 }
 
-async function summarizeOnce(dashboardId: string, events: PendingEvent[], iteration: number): Promise<number> {
+async function summarizeOnce(
+  dashboardId: string,
+  events: PendingEvent[],
+  iteration: number,
+): Promise<number> {
   const info = workflowInfo();
   const asOf = new Date().toISOString();
   const widgets = await collectAll(dashboardId, asOf, events);

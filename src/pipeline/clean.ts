@@ -59,7 +59,8 @@ export function cleanDashboard(dashboard: Dashboard, collected: CollectedDashboa
   const widgetsById = new Map(dashboard.widgets.map((widget) => [widget.id, widget]));
   const widgets = collected.widgets.map((item): CleanedWidget => {
     const widget = widgetsById.get(item.widgetId);
-    if (!widget) return { widgetId: item.widgetId, status: 'failed', reason: 'widget is not on the dashboard' };
+    if (!widget)
+      return { widgetId: item.widgetId, status: 'failed', reason: 'widget is not on the dashboard' };
     if (item.status === 'failed') return item;
     const factor = unitFactor(item.data.unit, widget.unit, report);
     const series = item.data.series.map((s) => cleanSeries(s, widget, asOf, factor, report));
@@ -102,7 +103,13 @@ function aggregate(values: number[], how: Widget['aggregation']): number {
   }
 }
 
-function cleanSeries(series: SeriesData, widget: Widget, asOf: Date, factor: number, report: CleanReport): CleanedSeries {
+function cleanSeries(
+  series: SeriesData,
+  widget: Widget,
+  asOf: Date,
+  factor: number,
+  report: CleanReport,
+): CleanedSeries {
   const resolution = durationMs(widget.resolution);
   const window = widgetWindow(widget, asOf);
   // Bucket start → values in arrival order (so that `last` means the last one the source reported).

@@ -35,7 +35,11 @@ export function estimateTokens(text: string): number {
  * changed series; anomalies are never dropped and every cut is listed), and hashed over exactly what a summary
  * depends on: key order, the collection instant and event ids do not change the hash.
  */
-export function enrichDashboard(dashboard: Dashboard, cleaned: CleanedDashboard, options: EnrichOptions): EnrichedDashboard {
+export function enrichDashboard(
+  dashboard: Dashboard,
+  cleaned: CleanedDashboard,
+  options: EnrichOptions,
+): EnrichedDashboard {
   const asOf = Date.parse(cleaned.asOf);
   const widgetsById = new Map(dashboard.widgets.map((widget) => [widget.id, widget]));
   const missing: EnrichedDashboard['missing'] = [];
@@ -73,14 +77,22 @@ export function enrichDashboard(dashboard: Dashboard, cleaned: CleanedDashboard,
     if (tokens <= options.tokenBudget) break;
   }
   if (tokens > options.tokenBudget) {
-    ({ widgets, truncation, tokens } = dropLeastChangedSeries(base, widgets, truncation, options.tokenBudget));
+    ({ widgets, truncation, tokens } = dropLeastChangedSeries(
+      base,
+      widgets,
+      truncation,
+      options.tokenBudget,
+    ));
   }
 
   const body = { ...base, widgets, truncation };
   return {
     ...body,
     estimatedTokens: tokens,
-    freshness: { asOf: cleaned.asOf, dataAgeSeconds: Math.max(0, Math.round((asOf - Date.parse(dataAsOf)) / 1000)) },
+    freshness: {
+      asOf: cleaned.asOf,
+      dataAgeSeconds: Math.max(0, Math.round((asOf - Date.parse(dataAsOf)) / 1000)),
+    },
     inputHash: sha256Hex(canonicalJson(body)),
   };
 }
@@ -116,7 +128,10 @@ function enrichWidget(widget: Widget, series: CleanedSeries[], recentPoints: num
 }
 
 /** Splits a series at the comparison boundary: the current window ends at its last point. */
-function windows(series: CleanedSeries, windowMs: number): { current: number[]; previous: number[]; currentTimes: number[] } {
+function windows(
+  series: CleanedSeries,
+  windowMs: number,
+): { current: number[]; previous: number[]; currentTimes: number[] } {
   const lastTime = Date.parse(series.points[series.points.length - 1]?.t ?? '');
   const current: number[] = [];
   const currentTimes: number[] = [];
@@ -131,7 +146,10 @@ function windows(series: CleanedSeries, windowMs: number): { current: number[]; 
   return { current, previous, currentTimes };
 }
 
-function changeOf(current: number, previous: number | null): { change: number | null; changePct: number | null } {
+function changeOf(
+  current: number,
+  previous: number | null,
+): { change: number | null; changePct: number | null } {
   if (previous === null) return { change: null, changePct: null };
   const change = current - previous;
   const pct = (change / Math.abs(previous)) * 100;
@@ -188,7 +206,11 @@ function breakdownStats(series: CleanedSeries[], windowMs: number, withShares: b
     const { current, previous } = windows(s, windowMs);
     return withShares
       ? { key: s.key, current: sum(current), previous: previous.length > 0 ? sum(previous) : null }
-      : { key: s.key, current: current[current.length - 1] ?? 0, previous: previous[previous.length - 1] ?? null };
+      : {
+          key: s.key,
+          current: current[current.length - 1] ?? 0,
+          previous: previous[previous.length - 1] ?? null,
+        };
   });
   const currentTotal = sum(totals.map((t) => t.current));
   const previousKnown = totals.filter((t) => t.previous !== null);
@@ -210,7 +232,9 @@ function breakdownStats(series: CleanedSeries[], windowMs: number, withShares: b
         .map((t) => {
           const share = currentTotal === 0 ? 0 : (t.current / currentTotal) * 100;
           const previousShare =
-            t.previous === null || previousTotal === null || previousTotal === 0 ? null : (t.previous / previousTotal) * 100;
+            t.previous === null || previousTotal === null || previousTotal === 0
+              ? null
+              : (t.previous / previousTotal) * 100;
           return {
             key: t.key,
             share: roundSig(share, 4),
@@ -223,7 +247,10 @@ function breakdownStats(series: CleanedSeries[], windowMs: number, withShares: b
         .slice(0, TOP_MOVERS)
     : [];
   return {
-    total: { current: roundSig(currentTotal), previous: previousTotal === null ? null : roundSig(previousTotal) },
+    total: {
+      current: roundSig(currentTotal),
+      previous: previousTotal === null ? null : roundSig(previousTotal),
+    },
     topMovers,
     shareShifts,
   };

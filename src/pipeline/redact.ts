@@ -15,7 +15,8 @@ const EMAIL = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)
 // 13–19 digits, optionally grouped by single spaces or dashes; kept only when the Luhn check passes.
 const CARD_CANDIDATE = /\b\d(?:[ -]?\d){12,18}\b/g;
 // International (+CC …) or North-American grouped numbers; bare digit runs are left alone (they are data).
-const PHONE = /(?:\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{2,4}){1,4}|\(\d{3}\)\s?\d{3}[\s.-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4}\b)/g;
+const PHONE =
+  /(?:\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{2,4}){1,4}|\(\d{3}\)\s?\d{3}[\s.-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4}\b)/g;
 const IPV4 = /\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b/g;
 const IPV6_CANDIDATE = /(?:[A-Fa-f0-9]{0,4}:){2,7}(?:[A-Fa-f0-9]{0,4}|(?:\d{1,3}\.){3}\d{1,3})/g;
 
@@ -66,11 +67,19 @@ export function redactPii(text: string, counts: RedactionCounts): string {
 }
 
 // C0/C1 control characters, bidi overrides and zero-width characters: invisible, and a way to smuggle text.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this pattern's job.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/g;
 
 /** Strips control and invisible characters, folds whitespace and caps the length (counting the cap). */
-export function sanitizeText(text: string, maxLength: number): { text: string; changed: boolean; truncated: boolean } {
+export function sanitizeText(
+  text: string,
+  maxLength: number,
+): { text: string; changed: boolean; truncated: boolean } {
   const cleaned = text.replace(CONTROL, ' ').replace(/\s+/g, ' ').trim();
   const truncated = cleaned.length > maxLength;
-  return { text: truncated ? `${cleaned.slice(0, maxLength - 1)}…` : cleaned, changed: cleaned !== text || truncated, truncated };
+  return {
+    text: truncated ? `${cleaned.slice(0, maxLength - 1)}…` : cleaned,
+    changed: cleaned !== text || truncated,
+    truncated,
+  };
 }

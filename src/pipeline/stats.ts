@@ -2,7 +2,8 @@
 
 export const sum = (values: readonly number[]): number => values.reduce((total, v) => total + v, 0);
 
-export const mean = (values: readonly number[]): number => (values.length === 0 ? Number.NaN : sum(values) / values.length);
+export const mean = (values: readonly number[]): number =>
+  values.length === 0 ? Number.NaN : sum(values) / values.length;
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;

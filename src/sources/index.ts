@@ -26,7 +26,11 @@ export async function closeConnectors(connectors: Connectors): Promise<void> {
 }
 
 /** Dispatches to the widget's connector; the switch keeps each source paired with its own connector type. */
-export function collectWidgetData(connectors: Connectors, widget: Widget, request: CollectRequest): Promise<WidgetData> {
+export function collectWidgetData(
+  connectors: Connectors,
+  widget: Widget,
+  request: CollectRequest,
+): Promise<WidgetData> {
   const source = widget.source;
   switch (source.type) {
     case 'demo':

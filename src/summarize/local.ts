@@ -51,7 +51,8 @@ function severity(headline: Headline): Severity {
 }
 
 function changeText({ widget, stats }: Headline): string {
-  const name = widget.series.length > 1 && widget.kind !== 'breakdown' ? `${widget.title} (${stats.key})` : widget.title;
+  const name =
+    widget.series.length > 1 && widget.kind !== 'breakdown' ? `${widget.title} (${stats.key})` : widget.title;
   const now = formatNumber(stats.currentMean, widget.unit);
   if (stats.changePct === null || stats.previousMean === null) {
     return `${name} averages ${now} (latest ${formatNumber(stats.lastValue, widget.unit)}); no earlier window to compare.`;
@@ -68,10 +69,14 @@ function breakdownText(widget: EnrichedWidget): string | null {
   const shift = widget.breakdown?.shareShifts[0];
   const parts: string[] = [];
   if (mover?.change != null) {
-    parts.push(`largest move: ${mover.key} ${mover.change > 0 ? '+' : ''}${formatNumber(mover.change, widget.unit)}`);
+    parts.push(
+      `largest move: ${mover.key} ${mover.change > 0 ? '+' : ''}${formatNumber(mover.change, widget.unit)}`,
+    );
   }
   if (shift?.shiftPp != null) {
-    parts.push(`${shift.key} share ${shift.shiftPp > 0 ? '+' : ''}${shift.shiftPp.toFixed(1)} pp to ${shift.share.toFixed(1)}%`);
+    parts.push(
+      `${shift.key} share ${shift.shiftPp > 0 ? '+' : ''}${shift.shiftPp.toFixed(1)} pp to ${shift.share.toFixed(1)}%`,
+    );
   }
   return parts.length > 0 ? `${widget.title}: ${parts.join('; ')}.` : null;
 }
@@ -97,7 +102,11 @@ export function summarizeLocally(input: EnrichedDashboard): SummaryContent {
       Math.abs(b.stats.changePct ?? 0) - Math.abs(a.stats.changePct ?? 0) ||
       a.widget.widgetId.localeCompare(b.widget.widgetId),
   );
-  const insights = ranked.map((h) => ({ widgetIds: [h.widget.widgetId], severity: severity(h), text: widgetText(h) }));
+  const insights = ranked.map((h) => ({
+    widgetIds: [h.widget.widgetId],
+    severity: severity(h),
+    text: widgetText(h),
+  }));
   const top = ranked[0];
   const headline = top
     ? `${input.title}: ${changeText(top)}`
@@ -112,7 +121,11 @@ export function summarizeLocally(input: EnrichedDashboard): SummaryContent {
   );
   const recommendations = ranked
     .filter((h) => judgement(h) === 'bad' && SEVERITY_RANK[severity(h)] >= SEVERITY_RANK.warning)
-    .map((h) => `Investigate ${h.widget.title}: it moved ${Math.abs(h.stats.changePct ?? 0).toFixed(1)}% in the wrong direction.`);
-  for (const gap of input.missing) recommendations.push(`Check the source of widget ${gap.widgetId}: ${gap.reason}.`);
+    .map(
+      (h) =>
+        `Investigate ${h.widget.title}: it moved ${Math.abs(h.stats.changePct ?? 0).toFixed(1)}% in the wrong direction.`,
+    );
+  for (const gap of input.missing)
+    recommendations.push(`Check the source of widget ${gap.widgetId}: ${gap.reason}.`);
   return { headline: headline.slice(0, 300), insights, anomalies, recommendations };
 }
