@@ -18,6 +18,11 @@ const POOL_SIZE = 4;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Time the server gets beyond statement_timeout to report the timeout itself before precis stops waiting. */
 const DEADLINE_GRACE_MS = 2_000;
+/**
+ * Heartbeats while the query runs: a source timeout may be longer than the activity's heartbeat timeout, and the
+ * wait is honest (bounded by statement_timeout and the deadline). Temporal throttles what it actually sends.
+ */
+export const HEARTBEAT_INTERVAL_MS = 2_000;
 
 const OID = { date: 1082, timestamp: 1114 } as const;
 const ISO_TIMESTAMP =
@@ -85,13 +90,8 @@ function classify(error: unknown, source: PostgresSource): SourceError {
     }
     if (code === '08P01') {
       // A protocol violation here means the query does not take the two parameters it is always given.
-      return new SourceError(
-        `${name}: ${error.message} (the query must use $1 = window start, $2 = window end)`,
-        false,
-        {
-          cause: error,
-        },
-      );
+      const hint = 'the query must use $1 = window start, $2 = window end';
+      return new SourceError(`${name}: ${error.message} (${hint})`, false, { cause: error });
     }
     const retryable = RETRYABLE_CLASSES.has(code.slice(0, 2)) || RETRYABLE_CODES.has(code);
     return new SourceError(`${name}: ${error.message} (SQLSTATE ${code})`, retryable, { cause: error });
@@ -394,7 +394,13 @@ export function createPostgresConnector(
     async collect(source: PostgresSource, request: CollectRequest): Promise<WidgetData> {
       const { pool, url } = poolFor(source.database);
       request.heartbeat();
-      const result = await collectRows(pool, url, source, request);
+      const beating = setInterval(() => request.heartbeat({ waiting: 'query' }), HEARTBEAT_INTERVAL_MS);
+      let result: Rows;
+      try {
+        result = await collectRows(pool, url, source, request);
+      } finally {
+        clearInterval(beating);
+      }
       request.heartbeat({ rows: result.rows.length });
       const series = toSeries(result, request.widget.id);
       return source.unit === undefined ? { series } : { series, unit: source.unit };

@@ -18,6 +18,11 @@ export const MAX_POINTS = 100_000;
 /** Refuse to buffer more than this; MAX_POINTS of samples with labels fit well below it. */
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 const RETRYABLE_STATUSES = new Set([408, 425, 429]);
+/**
+ * Heartbeats while waiting for Prometheus: the source timeout (30 s by default) may be as long as the activity's
+ * heartbeat timeout, and the wait is honest (bounded by that timeout). Temporal throttles what it actually sends.
+ */
+export const HEARTBEAT_INTERVAL_MS = 2_000;
 
 /**
  * The documented envelope of Prometheus's HTTP API (https://prometheus.io/docs/prometheus/latest/querying/api/).
@@ -286,11 +291,14 @@ export function createPrometheusConnector(sources: Config['sources']): SourceCon
       const deadline = AbortSignal.timeout(durationMs(source.timeout));
       const signal = AbortSignal.any([request.signal, deadline]);
       request.heartbeat();
+      const beating = setInterval(() => request.heartbeat({ waiting: 'prometheus' }), HEARTBEAT_INTERVAL_MS);
       let matrix: Matrix;
       try {
         matrix = await query(request, where, signal);
       } catch (error) {
         throw toSourceError(error, where.url, source, request.signal, deadline);
+      } finally {
+        clearInterval(beating);
       }
       request.heartbeat({ series: matrix.result.length });
       const series = toSeries(matrix, source.seriesLabel);

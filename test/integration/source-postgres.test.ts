@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { loadConfig } from '../../src/config';
 import type { PostgresSource } from '../../src/domain/dashboard';
-import { createPostgresConnector, MAX_ROWS } from '../../src/sources/postgres';
+import { createPostgresConnector, HEARTBEAT_INTERVAL_MS, MAX_ROWS } from '../../src/sources/postgres';
 import { collectFailure, collectRequest, TEST_POSTGRES_URL } from '../support/engines';
 
 /**
@@ -202,6 +202,19 @@ describe('postgres source connector (real PostgreSQL)', () => {
       collectRequest(window),
     );
     expect(after.series[0]?.key).not.toBe('nowhere');
+  });
+
+  it('keeps heartbeating while a slow query runs', async () => {
+    const request = collectRequest(window);
+    const data = await connector.collect(
+      source('SELECT $1::timestamptz AS t, 1 AS v FROM pg_sleep(2.5) WHERE $2::timestamptz IS NOT NULL'),
+      request,
+    );
+    expect(data.series[0]?.points).toHaveLength(1);
+    // Before, at least once during (every HEARTBEAT_INTERVAL_MS), and after.
+    expect(request.heartbeats.length).toBeGreaterThanOrEqual(3);
+    expect(request.heartbeats).toContainEqual({ waiting: 'query' });
+    expect(HEARTBEAT_INTERVAL_MS).toBeLessThan(2_500);
   });
 
   it('stops a query at the source timeout (statement_timeout) with a retryable error', async () => {

@@ -2,7 +2,12 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../src/config';
 import type { PrometheusSource } from '../../src/domain/dashboard';
-import { createPrometheusConnector, formatLabels, MAX_SERIES } from '../../src/sources/prometheus';
+import {
+  createPrometheusConnector,
+  formatLabels,
+  HEARTBEAT_INTERVAL_MS,
+  MAX_SERIES,
+} from '../../src/sources/prometheus';
 import { eventually } from '../support/config';
 import { collectFailure, collectRequest, TEST_PROMETHEUS_URL } from '../support/engines';
 
@@ -232,6 +237,16 @@ describe('prometheus source connector (stub server)', () => {
     const points = await collectFailure(connector, source('x', { url: base }), lastMinute());
     expect(points.retryable).toBe(false);
     expect(points.message).toMatch(/100010 points, more than the limit of 100000/);
+  });
+
+  it('keeps heartbeating while Prometheus is slow to answer', async () => {
+    handler = (res) => {
+      setTimeout(() => json(res, 200, matrix([])), HEARTBEAT_INTERVAL_MS + 500);
+    };
+    const request = lastMinute();
+    const data = await connector.collect(source('up', { url: base }), request);
+    expect(data.series).toEqual([]);
+    expect(request.heartbeats).toContainEqual({ waiting: 'prometheus' });
   });
 
   it('gives up after the source timeout, and at once when cancelled, both retryable', async () => {
