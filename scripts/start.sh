@@ -36,8 +36,16 @@ run api dist/api/server.js
 run demo-producer dist/workers/demo-producer.js
 
 log "waiting for fresh summaries of every dashboard"
-headlines=$(node dist/scripts/await-summaries.js "http://127.0.0.1:$api_port" "$started_at" 180) \
-  || die "no fresh summaries within 180 s; see $PRECIS_LOGS"
+headlines_file="$PRECIS_STATE/first-headlines.txt"
+node dist/scripts/await-summaries.js "http://127.0.0.1:$api_port" "$started_at" 180 >"$headlines_file" &
+waiter=$!
+# Stop waiting as soon as a precis process dies (a bad dashboard file, a wrong setting) instead of timing out.
+while kill -0 "$waiter" 2>/dev/null; do
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || die "a precis process exited; see $PRECIS_LOGS"; done
+  sleep 0.5
+done
+wait "$waiter" || die "no fresh summaries within 180 s; see $PRECIS_LOGS"
+headlines=$(cat "$headlines_file")
 
 cat <<EOF2
 

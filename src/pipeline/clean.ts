@@ -2,7 +2,7 @@ import { type Dashboard, durationMs, type Widget } from '../domain/dashboard';
 import type { Point } from '../domain/event';
 import type { SeriesData } from '../sources/types';
 import { emptyRedactionCounts, redactPii, sanitizeText } from './redact';
-import { robustZScores } from './stats';
+import { median, robustZScores } from './stats';
 import type {
   CleanedDashboard,
   CleanedSeries,
@@ -20,6 +20,8 @@ export const OUTLIER_SCORE = 3.5;
 export const MAX_KEY_LENGTH = 120;
 /** Series kept per widget; the largest by magnitude win, the rest are counted as dropped. */
 export const MAX_SERIES_PER_WIDGET = 50;
+/** Smallest deviation from the median, relative to it, that can be an outlier. */
+export const MIN_OUTLIER_DEVIATION = 0.05;
 /** Outlier detection needs enough points to know what normal is. */
 const MIN_POINTS_FOR_OUTLIERS = 5;
 
@@ -170,11 +172,17 @@ function findGaps(times: number[], resolution: number): Gap[] {
 
 function findOutliers(points: Point[]): Outlier[] {
   if (points.length < MIN_POINTS_FOR_OUTLIERS) return [];
-  const scores = robustZScores(points.map((p) => p.v));
+  const values = points.map((p) => p.v);
+  const scores = robustZScores(values);
+  // A very steady series has a tiny spread, which makes noise look extreme; a point must also be materially
+  // away from the typical value to count.
+  const floor = MIN_OUTLIER_DEVIATION * Math.abs(median(values));
   const outliers: Outlier[] = [];
   points.forEach((point, i) => {
     const score = scores[i] as number;
-    if (Math.abs(score) > OUTLIER_SCORE) outliers.push({ t: point.t, v: point.v, score });
+    if (Math.abs(score) > OUTLIER_SCORE && Math.abs(point.v - median(values)) > floor) {
+      outliers.push({ t: point.t, v: point.v, score });
+    }
   });
   return outliers;
 }

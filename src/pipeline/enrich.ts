@@ -122,7 +122,7 @@ function enrichWidget(widget: Widget, series: CleanedSeries[], recentPoints: num
       .sort((a, b) => Math.abs(b.score) - Math.abs(a.score) || a.t.localeCompare(b.t)),
   };
   if (widget.kind === 'breakdown' || widget.kind === 'table') {
-    enriched.breakdown = breakdownStats(series, windowMs, widget.kind === 'breakdown');
+    enriched.breakdown = breakdownStats(series, windowMs, widget);
   }
   return enriched;
 }
@@ -198,14 +198,18 @@ export function downsample(values: readonly number[], target: number): number[] 
 }
 
 /**
- * Breakdown widgets compare categories: totals per window, the categories that moved most, and how each one's
- * share of the total shifted (in percentage points). Tables compare latest values and have no shares.
+ * Breakdown widgets compare categories: each one's total (counts) or mean (rates, levels) per window, the
+ * categories that moved most, and how each one's share of the whole shifted (in percentage points). Tables
+ * compare latest values and have no shares.
  */
-function breakdownStats(series: CleanedSeries[], windowMs: number, withShares: boolean): BreakdownStats {
+function breakdownStats(series: CleanedSeries[], windowMs: number, widget: Widget): BreakdownStats {
+  const withShares = widget.kind === 'breakdown';
+  // Counts add up over a window; rates, levels and ratios do not, so those compare window means.
+  const perWindow = widget.aggregation === 'sum' ? sum : mean;
   const totals = series.map((s) => {
     const { current, previous } = windows(s, windowMs);
     return withShares
-      ? { key: s.key, current: sum(current), previous: previous.length > 0 ? sum(previous) : null }
+      ? { key: s.key, current: perWindow(current), previous: previous.length > 0 ? perWindow(previous) : null }
       : {
           key: s.key,
           current: current[current.length - 1] ?? 0,

@@ -8,6 +8,8 @@ type Severity = Summary['insights'][number]['severity'];
 
 /** Changes smaller than this (in %) are reported as stable. */
 const STABLE_PCT = 2;
+/** The strongest anomalies a summary lists; the enriched input keeps them all. */
+const MAX_ANOMALIES = 5;
 const SEVERITY_RANK: Record<Severity, number> = { critical: 3, warning: 2, notice: 1, info: 0 };
 
 function formatNumber(value: number, unit: string): string {
@@ -28,6 +30,24 @@ function formatNumber(value: number, unit: string): string {
 interface Headline {
   widget: EnrichedWidget;
   stats: SeriesStats;
+}
+
+/** A breakdown is judged by its total; any other widget by its first series. */
+function headlineStats(widget: EnrichedWidget): SeriesStats | undefined {
+  const first = widget.series[0];
+  const total = widget.breakdown?.total;
+  if (!first || !total || widget.kind !== 'breakdown') return first;
+  const change = total.previous === null ? null : total.current - total.previous;
+  const changePct = change === null || !total.previous ? null : (change / Math.abs(total.previous)) * 100;
+  return {
+    ...first,
+    key: 'total',
+    currentMean: total.current,
+    lastValue: total.current,
+    previousMean: total.previous,
+    change,
+    changePct,
+  };
 }
 
 function direction(stats: SeriesStats): 'up' | 'down' | 'flat' {
@@ -93,7 +113,7 @@ function widgetText(headline: Headline): string {
  */
 export function summarizeLocally(input: EnrichedDashboard): SummaryContent {
   const headlines: Headline[] = input.widgets.flatMap((widget) => {
-    const stats = widget.series[0];
+    const stats = headlineStats(widget);
     return stats ? [{ widget, stats }] : [];
   });
   const ranked = [...headlines].sort(
@@ -111,14 +131,16 @@ export function summarizeLocally(input: EnrichedDashboard): SummaryContent {
   const headline = top
     ? `${input.title}: ${changeText(top)}`
     : `${input.title}: no widget data available (${input.missing.length} missing).`;
-  const anomalies = input.widgets.flatMap((widget) =>
-    widget.anomalies.map((a) => ({
+  const anomalies = input.widgets
+    .flatMap((widget) => widget.anomalies.map((a) => ({ widget, a })))
+    .sort((x, y) => Math.abs(y.a.score) - Math.abs(x.a.score))
+    .slice(0, MAX_ANOMALIES)
+    .map(({ widget, a }) => ({
       widgetId: widget.widgetId,
       at: a.t,
       value: a.v,
       description: `${widget.title}${widget.series.length > 1 ? ` (${a.seriesKey})` : ''}: ${a.direction} to ${formatNumber(a.v, widget.unit)} on ${a.t.slice(0, 16).replace('T', ' ')} UTC`,
-    })),
-  );
+    }));
   const recommendations = ranked
     .filter((h) => judgement(h) === 'bad' && SEVERITY_RANK[severity(h)] >= SEVERITY_RANK.warning)
     .map(

@@ -69,6 +69,7 @@ describe('read API', () => {
     };
     expect(dashboards.map((d) => d.id).sort()).toEqual([
       'marketing-funnel',
+      'precis-platform',
       'social-listening',
       'sre-checkout',
     ]);

@@ -22,6 +22,7 @@ widgets:
     kind: breakdown
     comparisonWindow: 3d
     resolution: 1d
+    aggregation: sum
     source: { type: inline }
   - id: errors
     title: Errors

@@ -108,7 +108,7 @@ describe('local summarizer', () => {
     };
     const summary = summarizeLocally(dashboard([channels]));
     expect(summary.insights[0]?.text).toBe(
-      'Orders by channel rose 100.0% to 10.00 orders (previous window 5.00 orders). Orders by channel: largest move: web +15.00 orders; web share +6.7 pp to 66.7%.',
+      'Orders by channel rose 80.0% to 45.00 orders (previous window 25.00 orders). Orders by channel: largest move: web +15.00 orders; web share +6.7 pp to 66.7%.',
     );
     expect(summary.anomalies).toEqual([
       {
