@@ -209,7 +209,11 @@ function breakdownStats(series: CleanedSeries[], windowMs: number, widget: Widge
   const totals = series.map((s) => {
     const { current, previous } = windows(s, windowMs);
     return withShares
-      ? { key: s.key, current: perWindow(current), previous: previous.length > 0 ? perWindow(previous) : null }
+      ? {
+          key: s.key,
+          current: perWindow(current),
+          previous: previous.length > 0 ? perWindow(previous) : null,
+        }
       : {
           key: s.key,
           current: current[current.length - 1] ?? 0,

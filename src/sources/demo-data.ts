@@ -33,7 +33,8 @@ export function demoSeries(source: DemoSource, asOf: Date, resolutionMs: number,
     const t = bucket * resolutionMs;
     const random = prng(bucketSeed(source.seed, bucket));
     const days = t / DAY_MS;
-    const trend = 1 + source.trend * (days % 365);
+    // A slow sawtooth around the base level: a trend that is visible for weeks without drifting off forever.
+    const trend = 1 + source.trend * ((((days % 180) + 180) % 180) - 90);
     const season = 1 + source.seasonality * Math.sin((2 * Math.PI * (t % WEEK_MS)) / WEEK_MS);
     const noise = 1 + source.noise * (random() * 2 - 1);
     const spike = random() < 0.03 ? 1.5 + random() : 1;
