@@ -12,6 +12,8 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/dashboards ./dashboards
+COPY --from=build /app/prompts ./prompts
+COPY --from=build /app/config ./config
 COPY package.json ./
 USER node
 CMD ["node", "dist/api/server.js"]

@@ -4,6 +4,7 @@ import { type Dashboard, durationMs } from '../src/domain/dashboard';
 import type { PendingEvent } from '../src/domain/event';
 import type { DashboardRegistry } from '../src/domain/registry';
 import type { SummaryDraft } from '../src/domain/summary';
+import type { SummarizeResult } from '../src/llm/summarizer';
 import { cleanDashboard, widgetWindow } from '../src/pipeline/clean';
 import { enrichDashboard } from '../src/pipeline/enrich';
 import type {
@@ -15,9 +16,8 @@ import type {
 import { type Connectors, collectWidgetData } from '../src/sources';
 import { SourceError, type WidgetData } from '../src/sources/types';
 import { BlobMissingError, type BlobStore } from '../src/store/blobs';
-import type { SummaryStore } from '../src/store/summaries';
+import type { Freshness, SummaryStore } from '../src/store/summaries';
 import { LOCAL_MODEL, summarizeLocally } from '../src/summarize/local';
-import type { SummaryContent } from '../src/summarize/types';
 
 /** What the activities need from the outside world; built once per worker by the worker's entry point. */
 export interface ActivityDeps {
@@ -60,14 +60,6 @@ export interface CleanInput {
 export interface CleanOutput {
   ref: string;
   report: CleanReport;
-}
-
-export interface SummarizeResult {
-  content: SummaryContent;
-  model: string;
-  degraded: boolean;
-  degradedReason: string | null;
-  usage: SummaryDraft['usage'];
 }
 
 export interface StoreInput {
@@ -177,14 +169,21 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    async summarize(enriched: EnrichedDashboard): Promise<SummarizeResult> {
+    /** The last rung, on the pipeline queue: used when the LLM queue could not produce anything at all. */
+    async summarizeLocally(input: { enriched: EnrichedDashboard; reason: string }): Promise<SummarizeResult> {
       return {
-        content: summarizeLocally(enriched),
+        content: summarizeLocally(input.enriched),
         model: LOCAL_MODEL,
-        degraded: false,
-        degradedReason: null,
+        degraded: true,
+        degradedReason: input.reason,
         usage: { promptTokens: 0, completionTokens: 0, costUsd: 0 },
+        cacheOutcome: 'none',
       };
+    },
+
+    /** Keeps the latest summary and records that it still holds for the newer data. */
+    async touch(input: { dashboardId: string; freshness: Freshness }): Promise<void> {
+      await deps.store.touch(input.dashboardId, input.freshness);
     },
 
     async store(input: StoreInput): Promise<StoreOutput> {

@@ -106,7 +106,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       `/namespaces/${encodeURIComponent(deps.config.temporal.namespace)}/workflows/${encodeURIComponent(summary.workflowId)}/${encodeURIComponent(summary.runId)}/history`,
       deps.config.temporal.uiUrl,
     ).toString();
-    return { ...summary, links: { temporalRun: runUrl } };
+    const freshness = await deps.store.freshness(id, summary.version);
+    // A summary that still holds for newer data (unchanged or immaterial input) is as fresh as the last check.
+    const dataAsOf =
+      freshness && freshness.dataAsOf > summary.dataAsOf ? freshness.dataAsOf : summary.dataAsOf;
+    return {
+      ...summary,
+      dataAsOf,
+      checkedAt: freshness?.checkedAt ?? summary.generatedAt,
+      ...(freshness ? { reusedBecause: freshness.cause } : {}),
+      links: { temporalRun: runUrl },
+    };
   });
 
   return app;

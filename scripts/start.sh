@@ -31,6 +31,7 @@ trap stop_all INT TERM EXIT
 
 started_at=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
 run pipeline-worker dist/workers/pipeline.js
+run llm-worker dist/workers/llm.js
 run ingest dist/workers/ingest.js
 run api dist/api/server.js
 run demo-producer dist/workers/demo-producer.js

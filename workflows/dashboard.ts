@@ -13,8 +13,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, WidgetOutcome } from '../activities';
+import type { LlmActivities } from '../activities/llm';
 import type { PendingEvent } from '../src/domain/event';
 import type { SummaryDraft } from '../src/domain/summary';
+import type { SummarizeResult } from '../src/llm/summarizer';
+import type { EnrichedDashboard } from '../src/pipeline/types';
 import { PrecisDegradedKey, PrecisModelKey, PrecisStatusKey } from './search-attributes';
 
 /**
@@ -28,9 +31,23 @@ export interface DashboardWorkflowInput {
   quietPeriodMs: number;
   /** Never wait longer than this after the first pending event, however steady the traffic. */
   maxDelayMs: number;
+  /** Where and how model calls run (from the starter's configuration). */
+  llm: LlmPlan;
   /** Carried across continue-as-new. */
   pending?: PendingEvent[];
   recentEventIds?: string[];
+}
+
+export interface LlmPlan {
+  /** False when no model is configured: the local summarizer is the default, not a degradation. */
+  enabled: boolean;
+  taskQueue: string;
+  /** Temporal attempts at the primary model before the activity walks down the ladder itself. */
+  primaryAttempts: number;
+  /** Total time for one summary's model calls, retries included. */
+  maxRetryMs: number;
+  /** Delays between attempts to upgrade a degraded summary once the model is back. */
+  upgradeDelaysMs: number[];
 }
 
 export interface DashboardWorkflowState {
@@ -77,15 +94,34 @@ const { collectWidget } = proxyActivities<Activities>(COLLECT_OPTIONS);
 
 const { planCollection } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
 
-const { summarize } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
+const { summarizeLocally, touch } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
   retry: {
-    initialInterval: '2 seconds',
+    initialInterval: '1 second',
     backoffCoefficient: 2,
-    maximumInterval: '2 minutes',
-    maximumAttempts: 8,
+    maximumInterval: '1 minute',
+    maximumAttempts: 10,
   },
 });
+
+/**
+ * Model calls run on their own task queue. The activity owns the ladder; Temporal owns the retries of the
+ * primary model (the activity passes the provider's Retry-After as the next delay). Past the last attempt or the
+ * total retry time, the activity itself answers from a lower rung, so these limits only bound a lost worker.
+ */
+function modelActivities(plan: LlmPlan) {
+  return proxyActivities<LlmActivities>({
+    taskQueue: plan.taskQueue,
+    startToCloseTimeout: '2 minutes',
+    scheduleToCloseTimeout: plan.maxRetryMs + 180_000,
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: plan.primaryAttempts + 1,
+    },
+  });
+}
 
 export async function dashboardWorkflow(input: DashboardWorkflowInput): Promise<DashboardWorkflowState> {
   const pending: PendingEvent[] = [...(input.pending ?? [])];
@@ -123,8 +159,10 @@ export async function dashboardWorkflow(input: DashboardWorkflowInput): Promise<
     const batch = pending.splice(0);
     state.pending = 0;
     setStatus('summarizing');
-    state.lastVersion = await summarizeOnce(input.dashboardId, batch, state.summariesMade);
+    const made = await summarizeOnce(input, batch, state.summariesMade);
     state.summariesMade++;
+    state.lastVersion = made.version;
+    if (made.degraded && input.llm.enabled) await upgradeWhenModelIsBack(input, made, pending, state);
 
     if (
       pending.length > 0 &&
@@ -183,19 +221,59 @@ async function collectAll(
   return outcomes;
 }
 
+interface Made {
+  version: number;
+  degraded: boolean;
+  enriched: EnrichedDashboard;
+  events: PendingEvent[];
+}
+
 async function summarizeOnce(
-  dashboardId: string,
+  input: DashboardWorkflowInput,
   events: PendingEvent[],
   iteration: number,
-): Promise<number> {
-  const info = workflowInfo();
+): Promise<Made> {
+  const { dashboardId } = input;
   const asOf = new Date().toISOString();
   const widgets = await collectAll(dashboardId, asOf, events);
   const cleaned = await clean({ dashboardId, asOf, widgets });
   const enriched = await enrich({ dashboardId, cleanedRef: cleaned.ref });
-  const result = await summarize(enriched);
+  const outcome = await modelActivities(input.llm)
+    .summarizeWithModel(enriched)
+    .catch(async (error: unknown) => {
+      // Even the LLM queue gave nothing (no worker, every attempt lost): the last rung still answers.
+      const result = await summarizeLocally({
+        enriched,
+        reason: `model stage failed: ${failureReason(error)}`,
+      });
+      return { kind: 'summary' as const, result };
+    });
+  if (outcome.kind === 'skip') {
+    await touch({
+      dashboardId,
+      freshness: {
+        version: outcome.version,
+        checkedAt: new Date().toISOString(),
+        dataAsOf: enriched.dataAsOf,
+        cause: outcome.cause,
+        eventIds: events.map((event) => event.eventId),
+      },
+    });
+    return { version: outcome.version, degraded: false, enriched, events };
+  }
+  const version = await storeResult(outcome.result, enriched, events, `${iteration}`);
+  return { version, degraded: outcome.result.degraded, enriched, events };
+}
+
+async function storeResult(
+  result: SummarizeResult,
+  enriched: EnrichedDashboard,
+  events: PendingEvent[],
+  idempotencySuffix: string,
+): Promise<number> {
+  const info = workflowInfo();
   const draft: SummaryDraft = {
-    dashboardId,
+    dashboardId: enriched.dashboardId,
     generatedAt: new Date().toISOString(),
     dataAsOf: enriched.dataAsOf,
     ...result.content,
@@ -204,16 +282,46 @@ async function summarizeOnce(
     degraded: result.degraded,
     degradedReason: result.degradedReason,
     usage: result.usage,
-    cacheOutcome: 'none',
+    cacheOutcome: result.cacheOutcome,
     inputHash: enriched.inputHash,
     eventIds: events.map((event) => event.eventId),
     workflowId: info.workflowId,
     runId: info.runId,
   };
-  const stored = await store({ draft, idempotencyKey: `${info.workflowId}/${info.runId}/${iteration}` });
+  const stored = await store({
+    draft,
+    idempotencyKey: `${info.workflowId}/${info.runId}/${idempotencySuffix}`,
+  });
   upsertSearchAttributes([
     { key: PrecisModelKey, value: result.model },
     { key: PrecisDegradedKey, value: result.degraded },
   ]);
   return stored.version;
+}
+
+/**
+ * A degraded summary is served at once, then upgraded when the model is back: the same input is offered to the
+ * model again after growing delays. New events end the wait (their run makes a fresh summary anyway).
+ */
+async function upgradeWhenModelIsBack(
+  input: DashboardWorkflowInput,
+  made: Made,
+  pending: PendingEvent[],
+  state: DashboardWorkflowState,
+): Promise<void> {
+  for (const [index, delayMs] of input.llm.upgradeDelaysMs.entries()) {
+    if (await condition(() => pending.length > 0, delayMs)) return;
+    const outcome = await modelActivities(input.llm)
+      .summarizeWithModel(made.enriched)
+      .catch(() => null);
+    if (outcome?.kind === 'summary' && !outcome.result.degraded) {
+      state.lastVersion = await storeResult(
+        outcome.result,
+        made.enriched,
+        made.events,
+        `${state.summariesMade}-upgrade-${index}`,
+      );
+      return;
+    }
+  }
 }

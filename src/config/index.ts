@@ -105,6 +105,58 @@ export const configSchema = z.object({
     /** PRECIS_BLOB_TTL_S: how long collected data stays in Redis for the stages after collect. Default 86400. */
     blobTtlSeconds: z.coerce.number().int().min(60).default(86_400),
   }),
+  llm: z.object({
+    /** OPENAI_API_KEY. Without it (and without PRECIS_LLM_BASE_URL) precis uses its local summarizer only. */
+    apiKey: z.string().min(1).optional(),
+    /** PRECIS_LLM_BASE_URL: any OpenAI-compatible endpoint (Azure OpenAI, vLLM, Ollama…). Default: OpenAI. */
+    baseUrl: z.string().url().optional(),
+    /** PRECIS_LLM_MODEL. Default `gpt-4o`. */
+    model: z.string().min(1).default('gpt-4o'),
+    /** PRECIS_LLM_FALLBACK_MODEL: the second rung; `none` disables it. Default `gpt-4o-mini`. */
+    fallbackModel: z.string().min(1).default('gpt-4o-mini'),
+    /** PRECIS_LLM_TIMEOUT_MS per call. Default 30000. */
+    timeoutMs: z.coerce.number().int().min(100).default(30_000),
+    /** PRECIS_LLM_MAX_OUTPUT_TOKENS. Default 800. */
+    maxOutputTokens: z.coerce.number().int().min(50).max(16_384).default(800),
+    /** PRECIS_LLM_TEMPERATURE. Default 0.2. */
+    temperature: z.coerce.number().min(0).max(2).default(0.2),
+    /** PRECIS_LLM_TASK_QUEUE: where model calls run, apart from the pipeline. Default `precis-llm`. */
+    taskQueue: z.string().min(1).default('precis-llm'),
+    /** PRECIS_LLM_MAX_ACTIVITIES_PER_SECOND: server-side cap of the LLM task queue. Default 20. */
+    maxActivitiesPerSecond: z.coerce.number().positive().default(20),
+    /** PRECIS_LLM_PRIMARY_ATTEMPTS: Temporal attempts at the primary model before the next rung. Default 4. */
+    primaryAttempts: z.coerce.number().int().min(1).max(20).default(4),
+    /** PRECIS_LLM_MAX_RETRY_MS: total time spent retrying one summary before degrading. Default 120000. */
+    maxRetryMs: z.coerce.number().int().min(1000).default(120_000),
+    /** PRECIS_LLM_RPM / PRECIS_LLM_TPM: shared limits across every AI worker. Defaults 500 / 60000. */
+    requestsPerMinute: z.coerce.number().int().min(1).default(500),
+    tokensPerMinute: z.coerce.number().int().min(100).default(60_000),
+    /** PRECIS_LLM_CACHE_TTL_S: content-addressed summary cache. Default 7 days. */
+    cacheTtlSeconds: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .default(7 * 86_400),
+    /** PRECIS_MATERIALITY_PCT: widget changes that move by less than this (percentage points) reuse the summary. */
+    materialityPct: z.coerce.number().min(0).default(1),
+    /** PRECIS_BUDGET_DAILY_USD / PRECIS_BUDGET_DASHBOARD_DAILY_USD: spend limits; at the limit precis degrades. */
+    dailyBudgetUsd: z.coerce.number().min(0).default(50),
+    dashboardDailyBudgetUsd: z.coerce.number().min(0).default(5),
+    /** PRECIS_LLM_UPGRADE_DELAYS_MS: waits before re-offering a degraded summary's input to the model. */
+    upgradeDelaysMs: optionalCsv
+      .transform((parts) => parts.map(Number))
+      .pipe(z.array(z.number().int().min(0)))
+      .default([30_000, 60_000, 120_000, 300_000, 600_000]),
+    /** PRECIS_BREAKER_*: the shared circuit breaker per (endpoint, model). */
+    breakerWindowMs: z.coerce.number().int().min(100).default(60_000),
+    breakerMinimumRequests: z.coerce.number().int().min(1).default(10),
+    breakerFailureRate: z.coerce.number().gt(0).max(1).default(0.5),
+    breakerCooldownMs: z.coerce.number().int().min(10).default(30_000),
+    /** PRECIS_PROMPTS_DIR: folder of versioned prompt files. Default `prompts`. */
+    promptsDir: z.string().min(1).default('prompts'),
+    /** PRECIS_PRICES_FILE: versioned price table (USD per million tokens). Default `config/prices.json`. */
+    pricesFile: z.string().min(1).default('config/prices.json'),
+  }),
   /** PRECIS_DASHBOARDS_DIR: folder of dashboard definitions (YAML or JSON). Default `dashboards`. */
   dashboardsDir: z.string().min(1).default('dashboards'),
   /** PRECIS_LOG_LEVEL. Default `info`. */
@@ -141,6 +193,30 @@ const ENV_FIELDS = {
   PRECIS_PROMETHEUS_URL: ['sources', 'prometheusUrl'],
   PRECIS_POSTGRES_URLS: ['sources', 'postgresUrls'],
   PRECIS_BLOB_TTL_S: ['sources', 'blobTtlSeconds'],
+  OPENAI_API_KEY: ['llm', 'apiKey'],
+  PRECIS_LLM_BASE_URL: ['llm', 'baseUrl'],
+  PRECIS_LLM_MODEL: ['llm', 'model'],
+  PRECIS_LLM_FALLBACK_MODEL: ['llm', 'fallbackModel'],
+  PRECIS_LLM_TIMEOUT_MS: ['llm', 'timeoutMs'],
+  PRECIS_LLM_MAX_OUTPUT_TOKENS: ['llm', 'maxOutputTokens'],
+  PRECIS_LLM_TEMPERATURE: ['llm', 'temperature'],
+  PRECIS_LLM_TASK_QUEUE: ['llm', 'taskQueue'],
+  PRECIS_LLM_MAX_ACTIVITIES_PER_SECOND: ['llm', 'maxActivitiesPerSecond'],
+  PRECIS_LLM_PRIMARY_ATTEMPTS: ['llm', 'primaryAttempts'],
+  PRECIS_LLM_MAX_RETRY_MS: ['llm', 'maxRetryMs'],
+  PRECIS_LLM_RPM: ['llm', 'requestsPerMinute'],
+  PRECIS_LLM_TPM: ['llm', 'tokensPerMinute'],
+  PRECIS_LLM_CACHE_TTL_S: ['llm', 'cacheTtlSeconds'],
+  PRECIS_MATERIALITY_PCT: ['llm', 'materialityPct'],
+  PRECIS_BUDGET_DAILY_USD: ['llm', 'dailyBudgetUsd'],
+  PRECIS_BUDGET_DASHBOARD_DAILY_USD: ['llm', 'dashboardDailyBudgetUsd'],
+  PRECIS_PRICES_FILE: ['llm', 'pricesFile'],
+  PRECIS_LLM_UPGRADE_DELAYS_MS: ['llm', 'upgradeDelaysMs'],
+  PRECIS_PROMPTS_DIR: ['llm', 'promptsDir'],
+  PRECIS_BREAKER_WINDOW_MS: ['llm', 'breakerWindowMs'],
+  PRECIS_BREAKER_MIN_REQUESTS: ['llm', 'breakerMinimumRequests'],
+  PRECIS_BREAKER_FAILURE_RATE: ['llm', 'breakerFailureRate'],
+  PRECIS_BREAKER_COOLDOWN_MS: ['llm', 'breakerCooldownMs'],
   PRECIS_DASHBOARDS_DIR: ['dashboardsDir'],
   PRECIS_LOG_LEVEL: ['logLevel'],
 } as const satisfies Record<string, readonly string[]>;
@@ -158,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pipeline: {},
     api: {},
     sources: {},
+    llm: {},
   };
   for (const [variable, path] of Object.entries(ENV_FIELDS)) {
     const value = env[variable];

@@ -1,5 +1,5 @@
 import { type Client, WorkflowIdReusePolicy } from '@temporalio/client';
-import { dashboardWorkflow, eventsArrivedSignal } from '../../workflows/dashboard';
+import { dashboardWorkflow, eventsArrivedSignal, type LlmPlan } from '../../workflows/dashboard';
 import { DashboardIdKey } from '../../workflows/search-attributes';
 import type { Config } from '../config';
 import { type Dashboard, durationMs } from '../domain/dashboard';
@@ -7,6 +7,21 @@ import type { PendingEvent } from '../domain/event';
 
 export function dashboardWorkflowId(config: Config, dashboardId: string): string {
   return `${config.temporal.workflowIdPrefix}${dashboardId}`;
+}
+
+/** Whether a model is configured at all: an API key, or an endpoint of one's own (which may need none). */
+export function modelConfigured(config: Config): boolean {
+  return config.llm.apiKey !== undefined || config.llm.baseUrl !== undefined;
+}
+
+export function llmPlan(config: Config): LlmPlan {
+  return {
+    enabled: modelConfigured(config),
+    taskQueue: config.llm.taskQueue,
+    primaryAttempts: config.llm.primaryAttempts,
+    maxRetryMs: config.llm.maxRetryMs,
+    upgradeDelaysMs: config.llm.upgradeDelaysMs,
+  };
 }
 
 /**
@@ -32,6 +47,7 @@ export async function signalDashboard(
         dashboardId: dashboard.id,
         quietPeriodMs: quiet ? durationMs(quiet) : config.pipeline.quietPeriodMs,
         maxDelayMs: maxDelay ? durationMs(maxDelay) : config.pipeline.maxDelayMs,
+        llm: llmPlan(config),
       },
     ],
     signal: eventsArrivedSignal,

@@ -25,6 +25,14 @@ return {version, 1}
 /** How long a retried store call can still be recognised as a repeat. Far longer than any retry schedule. */
 const APPLIED_MARKER_TTL_S = 7 * 24 * 3600;
 
+export interface Freshness {
+  version: number;
+  checkedAt: string;
+  dataAsOf: string;
+  cause: 'unchanged' | 'immaterial';
+  eventIds: string[];
+}
+
 export interface StoreResult {
   summary: Summary;
   /** False when this idempotency key had been stored before (a retried activity). */
@@ -89,6 +97,22 @@ export class SummaryStore {
     const stored = await this.history(draft.dashboardId, 50);
     const original = stored.find((summary) => summary.version === version);
     return { summary: original ?? { ...draft, version }, written: false };
+  }
+
+  /**
+   * Records that the latest summary still holds for newer data (the input was unchanged, or changed too little to
+   * matter), without writing a new version.
+   */
+  async touch(dashboardId: string, freshness: Freshness): Promise<void> {
+    await this.redis.set(this.key(dashboardId, 'freshness'), JSON.stringify(freshness));
+  }
+
+  /** The latest freshness record, if it is about the given version. */
+  async freshness(dashboardId: string, version: number): Promise<Freshness | null> {
+    const raw = await this.redis.get(this.key(dashboardId, 'freshness'));
+    if (raw === null) return null;
+    const freshness = JSON.parse(raw) as Freshness;
+    return freshness.version === version ? freshness : null;
   }
 
   async latest(dashboardId: string): Promise<Summary | null> {

@@ -16,6 +16,7 @@ import { DashboardRegistry } from '../../src/domain/registry';
 import { dashboardWorkflowId, signalDashboard } from '../../src/ingest/starter';
 import type { Service } from '../../src/process';
 import { SummaryStore } from '../../src/store/summaries';
+import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
 import { isolatedConfig } from '../support/config';
 import { deleteKeysWithPrefix } from '../support/redis';
@@ -87,18 +88,21 @@ describe('collection through Temporal', () => {
   let connection: Connection;
   let client: Client;
   let redis: Redis;
-  let worker: Service;
+  let workers: Service[] = [];
 
   beforeAll(async () => {
     settings = config();
     connection = await Connection.connect({ address: settings.temporal.address });
     client = new Client({ connection, namespace: settings.temporal.namespace });
     redis = createRedis(settings);
-    worker = await buildPipelineWorker(settings, pino({ level: 'error' }));
+    workers = [
+      await buildPipelineWorker(settings, pino({ level: 'error' })),
+      await buildLlmWorker(settings, pino({ level: 'error' })),
+    ];
   });
 
   afterAll(async () => {
-    await worker?.close();
+    for (const worker of workers) await worker.close();
     await connection?.close();
     await deleteKeysWithPrefix(redis, settings.redis.keyPrefix);
     redis.disconnect();

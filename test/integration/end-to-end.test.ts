@@ -17,6 +17,7 @@ import { DLQ_HEADERS } from '../../src/ingest/consumer';
 import type { Service } from '../../src/process';
 import { SummaryStore } from '../../src/store/summaries';
 import { buildIngestWorker } from '../../workers/ingest';
+import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
 import { eventually, isolatedConfig } from '../support/config';
 import { deleteKeysWithPrefix } from '../support/redis';
@@ -42,7 +43,11 @@ beforeAll(async () => {
   app = buildApp({ config, registry, store, redis });
   const connection = await Connection.connect({ address: config.temporal.address });
   temporal = { connection, client: new Client({ connection, namespace: config.temporal.namespace }) };
-  services.push(await buildPipelineWorker(config, logger), await buildIngestWorker(config, logger));
+  services.push(
+    await buildPipelineWorker(config, logger),
+    await buildLlmWorker(config, logger),
+    await buildIngestWorker(config, logger),
+  );
 });
 
 afterAll(async () => {

@@ -10,6 +10,7 @@ import { DashboardRegistry } from '../../src/domain/registry';
 import { dashboardWorkflowId, signalDashboard } from '../../src/ingest/starter';
 import type { Service } from '../../src/process';
 import { SummaryStore } from '../../src/store/summaries';
+import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
 import { DashboardIdKey } from '../../workflows/search-attributes';
 import { eventually, isolatedConfig } from '../support/config';
@@ -24,18 +25,21 @@ let connection: Connection;
 let client: Client;
 let redis: Redis;
 let store: SummaryStore;
-let worker: Service;
+let workers: Service[] = [];
 
 beforeAll(async () => {
   connection = await Connection.connect({ address: config.temporal.address });
   client = new Client({ connection, namespace: config.temporal.namespace });
   redis = createRedis(config);
   store = new SummaryStore(redis, config.redis.keyPrefix, 100);
-  worker = await buildPipelineWorker(config, pino({ level: 'error' }));
+  workers = [
+    await buildPipelineWorker(config, pino({ level: 'error' })),
+    await buildLlmWorker(config, pino({ level: 'error' })),
+  ];
 });
 
 afterAll(async () => {
-  await worker?.close();
+  for (const worker of workers) await worker.close();
   await connection?.close();
   await deleteKeysWithPrefix(redis, config.redis.keyPrefix);
   redis.disconnect();

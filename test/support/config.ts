@@ -15,6 +15,7 @@ export function isolatedConfig(env: NodeJS.ProcessEnv = {}): Config & { runId: s
     PRECIS_KAFKA_GROUP_ID: `${runId}-ingest`,
     PRECIS_REDIS_PREFIX: `precis-test:${runId}:`,
     PRECIS_TASK_QUEUE: `${runId}-pipeline`,
+    PRECIS_LLM_TASK_QUEUE: `${runId}-llm`,
     PRECIS_WORKFLOW_ID_PREFIX: `${runId}-dashboard-`,
     PRECIS_LOG_LEVEL: 'warn',
     ...env,

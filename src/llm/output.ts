@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { SEVERITIES } from '../domain/summary';
+
+/**
+ * What the model must return, sent as a strict JSON-schema response format. Version it with the prompt: it is
+ * part of the cache key.
+ */
+export const OUTPUT_SCHEMA_VERSION = 'summary-output-v1';
+
+export const modelOutputSchema = z
+  .object({
+    headline: z.string().min(1).max(300),
+    insights: z
+      .array(
+        z
+          .object({
+            widgetIds: z.array(z.string()).min(1),
+            severity: z.enum(SEVERITIES),
+            text: z.string().min(1).max(600),
+          })
+          .strict(),
+      )
+      .max(30),
+    anomalies: z
+      .array(
+        z
+          .object({
+            widgetId: z.string(),
+            at: z.string(),
+            value: z.number(),
+            description: z.string().max(400),
+          })
+          .strict(),
+      )
+      .max(30),
+    recommendations: z.array(z.string().max(400)).max(5),
+  })
+  .strict();
+
+export type ModelOutput = z.infer<typeof modelOutputSchema>;

@@ -1,0 +1,397 @@
+import type { Redis } from 'ioredis';
+import type OpenAI from 'openai';
+import type { Config } from '../config';
+import type { Summary } from '../domain/summary';
+import { canonicalJson } from '../pipeline/canonical';
+import { estimateTokens } from '../pipeline/enrich';
+import type { EnrichedDashboard } from '../pipeline/types';
+import { LOCAL_MODEL, summarizeLocally } from '../summarize/local';
+import type { SummaryContent } from '../summarize/types';
+import type { CircuitBreaker, Permit } from './breaker';
+import { cacheKey, ReplyCache } from './cache';
+import { type CostLedger, costUsd, type PriceTable, type TokenUsage } from './cost';
+import { classifyModelError } from './errors';
+import type { TokenLimiter } from './limiter';
+import { callModel } from './model-client';
+import { OUTPUT_SCHEMA_VERSION } from './output';
+import { buildMessages, type Prompt } from './prompt';
+
+/** What the pipeline stores: the content plus where it came from and what it cost. */
+export interface SummarizeResult {
+  content: SummaryContent;
+  model: string;
+  degraded: boolean;
+  degradedReason: string | null;
+  usage: Summary['usage'];
+  cacheOutcome: Summary['cacheOutcome'];
+}
+
+/** `skip`: no model call was needed; the existing summary stays and its freshness is extended. */
+export type SummarizeOutcome =
+  | { kind: 'skip'; cause: 'unchanged' | 'immaterial'; version: number }
+  | { kind: 'summary'; result: SummarizeResult };
+
+export interface AttemptInfo {
+  /** Temporal's attempt number of this activity, from 1. */
+  attempt: number;
+  /** When the first attempt was scheduled: the total retry time is measured from here. */
+  firstScheduledMs: number;
+  signal: AbortSignal;
+}
+
+/** Thrown when the primary model should be tried again later: the activity turns it into a Temporal retry. */
+export class RetryLater extends Error {
+  override readonly name = 'RetryLater';
+  constructor(
+    message: string,
+    readonly delayMs: number | null,
+  ) {
+    super(message);
+  }
+}
+
+export interface Guards {
+  limiter: TokenLimiter;
+  breaker: CircuitBreaker;
+}
+
+export interface SummarizerDeps {
+  llm: Config['llm'];
+  /** null: no model is configured, the local summarizer is the default (not a degradation). */
+  client: OpenAI | null;
+  prompt: Prompt;
+  prices: PriceTable;
+  ledger: CostLedger;
+  redis: Redis;
+  keyPrefix: string;
+  /** The limiter and breaker shared by every worker for one (endpoint, model). */
+  guards: (model: string) => Guards;
+  /** The latest stored summary of a dashboard, for the unchanged-input check. */
+  latest: (dashboardId: string) => Promise<Summary | null>;
+}
+
+interface CachedReply {
+  content: SummaryContent;
+  model: string;
+  usage: TokenUsage;
+}
+
+type RungResult = { ok: true; reply: CachedReply; shared: boolean } | { ok: false; reason: string };
+
+const STRICTER = (problem: string) =>
+  `Your previous reply was rejected (${problem}). Use only numbers copied exactly from the data, refer only to widget ids that appear in the data, and write plain sentences without links or markup.`;
+
+/** A compact digest of what a summary says something about, to tell a material change from noise. */
+type Digest = {
+  series: Record<string, { mean: number; pct: number | null }>;
+  missing: string[];
+  anomalies: string[];
+};
+
+function digestOf(enriched: EnrichedDashboard): Digest {
+  const series: Digest['series'] = {};
+  for (const widget of enriched.widgets) {
+    for (const s of widget.series)
+      series[`${widget.widgetId}/${s.key}`] = { mean: s.currentMean, pct: s.changePct };
+  }
+  return {
+    series,
+    missing: enriched.missing.map((m) => m.widgetId).sort(),
+    anomalies: enriched.widgets
+      .flatMap((w) => w.anomalies.map((a) => `${w.widgetId}/${a.seriesKey}@${a.t}`))
+      .sort(),
+  };
+}
+
+/** True when nothing moved by `thresholdPct` or more and no widget, gap or anomaly appeared or went away. */
+export function isImmaterial(previous: Digest, current: Digest, thresholdPct: number): boolean {
+  if (thresholdPct <= 0) return false;
+  if (canonicalJson(previous.missing) !== canonicalJson(current.missing)) return false;
+  if (canonicalJson(previous.anomalies) !== canonicalJson(current.anomalies)) return false;
+  const keys = Object.keys(current.series);
+  if (keys.length !== Object.keys(previous.series).length) return false;
+  return keys.every((key) => {
+    const now = current.series[key];
+    const before = previous.series[key];
+    if (!now || !before) return false;
+    const meanMove =
+      before.mean === 0
+        ? now.mean === 0
+          ? 0
+          : 100
+        : (Math.abs(now.mean - before.mean) / Math.abs(before.mean)) * 100;
+    const pctMove =
+      now.pct === null || before.pct === null
+        ? now.pct === before.pct
+          ? 0
+          : 100
+        : Math.abs(now.pct - before.pct);
+    return meanMove < thresholdPct && pctMove < thresholdPct;
+  });
+}
+
+/**
+ * The summarize stage: spend only when it matters, then walk the degradation ladder.
+ *   unchanged input → no call · immaterial change → no call · cached reply → no call · identical request in
+ *   flight elsewhere → wait for it · primary model (retried by Temporal) → fallback model → local summarizer.
+ * Every rung below the primary is labelled in the result (model, degraded, reason).
+ */
+export class Summarizer {
+  private readonly cache: ReplyCache<CachedReply>;
+
+  constructor(private readonly deps: SummarizerDeps) {
+    this.cache = new ReplyCache<CachedReply>(deps.redis, deps.keyPrefix, deps.llm.cacheTtlSeconds);
+  }
+
+  private digestKey(dashboardId: string): string {
+    return `${this.deps.keyPrefix}llm:digest:${dashboardId}`;
+  }
+
+  async summarize(enriched: EnrichedDashboard, attempt: AttemptInfo): Promise<SummarizeOutcome> {
+    if (!this.deps.client) {
+      await this.deps.ledger.countOutcome('local_default');
+      return { kind: 'summary', result: this.local(enriched, false, null) };
+    }
+    const latest = await this.deps.latest(enriched.dashboardId);
+    if (latest && !latest.degraded) {
+      if (latest.inputHash === enriched.inputHash) {
+        await this.deps.ledger.countOutcome('unchanged');
+        return { kind: 'skip', cause: 'unchanged', version: latest.version };
+      }
+      const previous = await this.deps.redis.get(this.digestKey(enriched.dashboardId));
+      if (
+        previous &&
+        isImmaterial(JSON.parse(previous) as Digest, digestOf(enriched), this.deps.llm.materialityPct)
+      ) {
+        await this.deps.ledger.countOutcome('immaterial');
+        return { kind: 'skip', cause: 'immaterial', version: latest.version };
+      }
+    }
+
+    const reasons: string[] = [];
+    const { model, fallbackModel } = this.deps.llm;
+    const rungs = fallbackModel !== 'none' && fallbackModel !== model ? [model, fallbackModel] : [model];
+    for (const [index, rungModel] of rungs.entries()) {
+      const outcome = await this.rung(rungModel, index === 0, enriched, attempt);
+      if (!outcome.ok) {
+        reasons.push(`${rungModel}: ${outcome.reason}`);
+        continue;
+      }
+      const { reply, shared } = outcome;
+      const degraded = index > 0;
+      if (!degraded) {
+        await this.deps.redis.set(
+          this.digestKey(enriched.dashboardId),
+          JSON.stringify(digestOf(enriched)),
+          'EX',
+          30 * 86_400,
+        );
+      }
+      await this.deps.ledger.countOutcome(shared ? 'cache_hit' : degraded ? 'fallback_model' : 'model_call');
+      return {
+        kind: 'summary',
+        result: {
+          content: reply.content,
+          model: reply.model,
+          degraded,
+          degradedReason: degraded ? reasons.join('; ') : null,
+          usage: shared
+            ? { promptTokens: 0, completionTokens: 0, costUsd: 0 }
+            : {
+                promptTokens: reply.usage.promptTokens,
+                completionTokens: reply.usage.completionTokens,
+                costUsd: costUsd(this.deps.prices, reply.model, reply.usage) ?? 0,
+              },
+          cacheOutcome: shared ? 'hit' : 'miss',
+        },
+      };
+    }
+    await this.deps.ledger.countOutcome('local_fallback');
+    return { kind: 'summary', result: this.local(enriched, true, reasons.join('; ')) };
+  }
+
+  private local(enriched: EnrichedDashboard, degraded: boolean, reason: string | null): SummarizeResult {
+    return {
+      content: summarizeLocally(enriched),
+      model: LOCAL_MODEL,
+      degraded,
+      degradedReason: reason,
+      usage: { promptTokens: 0, completionTokens: 0, costUsd: 0 },
+      cacheOutcome: 'none',
+    };
+  }
+
+  private async rung(
+    model: string,
+    primary: boolean,
+    enriched: EnrichedDashboard,
+    attempt: AttemptInfo,
+  ): Promise<RungResult> {
+    const { llm, prompt } = this.deps;
+    const key = cacheKey({
+      inputHash: enriched.inputHash,
+      promptVersion: prompt.version,
+      outputSchemaVersion: OUTPUT_SCHEMA_VERSION,
+      model,
+      temperature: llm.temperature,
+      maxOutputTokens: llm.maxOutputTokens,
+    });
+    const cached = await this.cache.get(key);
+    if (cached) return { ok: true, reply: cached, shared: true };
+
+    const over = await this.overBudget(model, enriched);
+    if (over) return { ok: false, reason: over };
+
+    let failure: string | null = null;
+    const { value, shared } = await this.cache.singleFlight(
+      key,
+      async () => {
+        const first = await this.guardedCall(model, primary, enriched, null, attempt);
+        if (!('reply' in first)) {
+          failure = first.reason;
+          return {
+            value: {
+              content: { headline: '-', insights: [], anomalies: [], recommendations: [] },
+              model,
+              usage: zeroUsage(),
+            },
+            cacheable: false,
+          };
+        }
+        let reply = first.reply;
+        let usage = reply.usage;
+        if (reply.problem) {
+          // A bad reply is a strategy problem, not a transient one: one repair attempt with a stricter prompt.
+          const repair = await this.guardedCall(
+            model,
+            primary,
+            enriched,
+            STRICTER(reply.problem.detail),
+            attempt,
+          );
+          if (!('reply' in repair)) {
+            failure = repair.reason;
+          } else {
+            usage = addUsage(usage, repair.reply.usage);
+            reply = repair.reply;
+            if (reply.problem) failure = `${reply.problem.kind} reply after repair: ${reply.problem.detail}`;
+          }
+        }
+        const ok = failure === null && reply.content !== null;
+        return {
+          value: {
+            content: reply.content ?? { headline: '-', insights: [], anomalies: [], recommendations: [] },
+            model: reply.model,
+            usage,
+          },
+          cacheable: ok,
+        };
+      },
+      { lockMs: llm.timeoutMs * 2 + 5_000, signal: attempt.signal },
+    );
+    if (failure !== null) return { ok: false, reason: failure };
+    return { ok: true, reply: value, shared };
+  }
+
+  private async overBudget(model: string, enriched: EnrichedDashboard): Promise<string | null> {
+    const { llm, prices, ledger } = this.deps;
+    const estimate =
+      costUsd(prices, model, {
+        promptTokens: this.estimatePrompt(enriched),
+        cachedTokens: 0,
+        completionTokens: llm.maxOutputTokens,
+      }) ?? 0;
+    const spent = await ledger.spent(enriched.dashboardId);
+    if (spent.total + estimate > llm.dailyBudgetUsd)
+      return `daily budget of ${llm.dailyBudgetUsd} USD reached`;
+    if (spent.dashboard + estimate > llm.dashboardDailyBudgetUsd) {
+      return `daily budget of ${llm.dashboardDailyBudgetUsd} USD for this dashboard reached`;
+    }
+    return null;
+  }
+
+  private estimatePrompt(enriched: EnrichedDashboard): number {
+    return estimateTokens(
+      buildMessages(this.deps.prompt, enriched, null)
+        .map((m) => m.content)
+        .join('\n'),
+    );
+  }
+
+  /**
+   * One call behind the shared limiter and breaker. Retryable failures of the primary model become a Temporal
+   * retry (with the provider's delay) while attempts and the retry-time cap allow; otherwise they end this rung.
+   */
+  private async guardedCall(
+    model: string,
+    primary: boolean,
+    enriched: EnrichedDashboard,
+    stricter: string | null,
+    attempt: AttemptInfo,
+  ): Promise<{ reply: Awaited<ReturnType<typeof callModel>> } | { reason: string }> {
+    const { llm, client } = this.deps;
+    if (!client) return { reason: 'no model configured' };
+    const { limiter, breaker } = this.deps.guards(model);
+    const estimate = this.estimatePrompt(enriched) + llm.maxOutputTokens;
+    const reservation = await limiter
+      .waitForCapacity(estimate, { signal: attempt.signal, maxWaitMs: 10_000 })
+      .catch((error: unknown) => error as Error);
+    if (reservation instanceof Error)
+      return this.retryOrGiveUp(primary, attempt, `rate limit: ${reservation.message}`, null);
+    const permit: Permit = await breaker.acquire();
+    if (!permit.allowed) {
+      await limiter.release(reservation);
+      return { reason: `circuit ${permit.state}: ${permit.reason}` };
+    }
+    try {
+      const reply = await callModel(client, llm, this.deps.prompt, model, enriched, stricter, attempt.signal);
+      await limiter.settle(reservation, reply.usage.promptTokens + reply.usage.completionTokens);
+      await limiter.syncFromHeaders(reply.rateLimits);
+      await breaker.record(permit, 'success');
+      const usd = costUsd(this.deps.prices, reply.model, reply.usage);
+      await this.deps.ledger.record(enriched.dashboardId, reply.model, reply.usage, usd ?? 0);
+      return { reply };
+    } catch (error) {
+      await limiter.release(reservation);
+      const failure = classifyModelError(error);
+      switch (failure.kind) {
+        case 'retry':
+          // A 429 says the provider is healthy and busy; only real failures count against the breaker.
+          await breaker.record(permit, failure.countsAgainstBreaker ? 'failure' : 'success');
+          return this.retryOrGiveUp(primary, attempt, failure.reason, failure.delayMs);
+        case 'quota':
+          await breaker.markQuotaExhausted(failure.reason);
+          return { reason: `quota exhausted: ${failure.reason}` };
+        case 'next-rung':
+          await breaker.record(permit, 'success');
+          return { reason: failure.reason };
+      }
+    }
+  }
+
+  private retryOrGiveUp(
+    primary: boolean,
+    attempt: AttemptInfo,
+    reason: string,
+    delayMs: number | null,
+  ): { reason: string } {
+    const { primaryAttempts, maxRetryMs } = this.deps.llm;
+    const elapsed = Date.now() - attempt.firstScheduledMs;
+    const nextDelay = delayMs ?? 0;
+    if (primary && attempt.attempt < primaryAttempts && elapsed + nextDelay < maxRetryMs)
+      throw new RetryLater(reason, delayMs);
+    return { reason: primary ? `${reason} (gave up after ${attempt.attempt} attempts)` : reason };
+  }
+}
+
+function zeroUsage(): TokenUsage {
+  return { promptTokens: 0, cachedTokens: 0, completionTokens: 0 };
+}
+
+function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
+  return {
+    promptTokens: a.promptTokens + b.promptTokens,
+    cachedTokens: a.cachedTokens + b.cachedTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+  };
+}
