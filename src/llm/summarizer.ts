@@ -11,7 +11,7 @@ import type { CircuitBreaker, Permit } from './breaker';
 import { cacheKey, ReplyCache } from './cache';
 import { type CostLedger, costUsd, type PriceTable, type TokenUsage } from './cost';
 import { classifyModelError } from './errors';
-import type { TokenLimiter } from './limiter';
+import { LimiterError, type TokenLimiter } from './limiter';
 import { callModel } from './model-client';
 import { OUTPUT_SCHEMA_VERSION } from './output';
 import { buildMessages, type Prompt } from './prompt';
@@ -336,8 +336,11 @@ export class Summarizer {
     const reservation = await limiter
       .waitForCapacity(estimate, { signal: attempt.signal, maxWaitMs: 10_000 })
       .catch((error: unknown) => error as Error);
-    if (reservation instanceof Error)
-      return this.retryOrGiveUp(primary, attempt, `rate limit: ${reservation.message}`, null);
+    if (reservation instanceof Error) {
+      // Backpressure: hand the limiter's wait to Temporal rather than provoke the provider's 429.
+      const delay = reservation instanceof LimiterError ? reservation.retryAfterMs : null;
+      return this.retryOrGiveUp(primary, attempt, `shared rate limit: ${reservation.message}`, delay);
+    }
     const permit: Permit = await breaker.acquire();
     if (!permit.allowed) {
       await limiter.release(reservation);

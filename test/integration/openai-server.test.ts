@@ -8,6 +8,7 @@ import {
   type OpenAiFault,
   type OpenAiTestServer,
   type RecordedRequest,
+  sameRealmFetch,
   startOpenAiServer,
   summarizeDashboardData,
 } from '../support/openai-server';
@@ -120,8 +121,13 @@ const T0 = Date.UTC(2026, 10, 28, 10, 0, 0);
 let clock = T0;
 let server: OpenAiTestServer;
 
-function client(timeout = 5_000, maxRetries = 0, apiKey = 'test'): OpenAI {
-  return new OpenAI({ apiKey, baseURL: server.baseURL, maxRetries, timeout });
+/** The real SDK against `baseURL`; sameRealmFetch keeps Jest's realms from hiding timeouts (see its JSDoc). */
+function sdk(baseURL: string, { timeout = 5_000, maxRetries = 0, apiKey = 'test' } = {}): OpenAI {
+  return new OpenAI({ apiKey, baseURL, maxRetries, timeout, fetch: sameRealmFetch });
+}
+
+function client(timeout = 5_000, maxRetries = 0): OpenAI {
+  return sdk(server.baseURL, { timeout, maxRetries });
 }
 
 function create(openai = client()) {
@@ -321,8 +327,7 @@ describe('request validation', () => {
   it('checks the API key when one is configured', async () => {
     const guarded = await startOpenAiServer({ apiKey: 'secret' });
     try {
-      const openai = (apiKey: string) =>
-        new OpenAI({ apiKey, baseURL: guarded.baseURL, maxRetries: 0, timeout: 5_000 });
+      const openai = (apiKey: string) => sdk(guarded.baseURL, { apiKey });
       const error = await failure(create(openai('wrong')));
       expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
       expect((error as InstanceType<typeof OpenAI.AuthenticationError>).code).toBe('invalid_api_key');
@@ -511,7 +516,7 @@ describe('rate-limit model', () => {
       now: () => now,
     });
     try {
-      const openai = new OpenAI({ apiKey: 'test', baseURL: limited.baseURL, maxRetries: 0, timeout: 5_000 });
+      const openai = sdk(limited.baseURL);
       await create(openai);
       const { response } = await openai.chat.completions
         .create({ model: 'gpt-4o-mini', messages })
@@ -568,7 +573,7 @@ describe('connection faults', () => {
   it('close() ends hanging requests', async () => {
     const other = await startOpenAiServer();
     other.setDefaultFault({ kind: 'hang' });
-    const openai = new OpenAI({ apiKey: 'test', baseURL: other.baseURL, maxRetries: 0, timeout: 30_000 });
+    const openai = sdk(other.baseURL, { timeout: 30_000 });
     const pending = failure(create(openai));
     await until(() => other.requests.length === 1);
     const started = Date.now();
@@ -717,7 +722,7 @@ describe('prompt caching', () => {
   it('reports cached tokens for a shared prefix of at least 1024 tokens, in 128-token blocks', async () => {
     const caching = await startOpenAiServer({ cachedTokens: 'prefix' });
     try {
-      const openai = new OpenAI({ apiKey: 'test', baseURL: caching.baseURL, maxRetries: 0, timeout: 5_000 });
+      const openai = sdk(caching.baseURL);
       const system = 'x'.repeat(6_000); // 1500 tokens
       const ask = (system: string, user: string) =>
         openai.chat.completions.create({
@@ -738,7 +743,7 @@ describe('prompt caching', () => {
   it('reports a fixed number of cached tokens, capped at the prompt', async () => {
     const fixed = await startOpenAiServer({ cachedTokens: 64 });
     try {
-      const openai = new OpenAI({ apiKey: 'test', baseURL: fixed.baseURL, maxRetries: 0, timeout: 5_000 });
+      const openai = sdk(fixed.baseURL);
       expect((await create(openai)).usage?.prompt_tokens_details?.cached_tokens).toBe(64);
       const short = await openai.chat.completions.create({
         model: 'gpt-4o-mini',

@@ -3,7 +3,7 @@
  * (status codes, error bodies, rate-limit headers), and tests can inject faults one request at a time.
  *
  *   const server = await startOpenAiServer();
- *   const client = new OpenAI({ apiKey: 'test', baseURL: server.baseURL, maxRetries: 0 });
+ *   const client = new OpenAI({ apiKey: 'test', baseURL: server.baseURL, maxRetries: 0, fetch: sameRealmFetch });
  *   server.enqueue({ kind: 'status', status: 429, retryAfterMs: 50 });
  *   ...
  *   await server.close();
@@ -161,7 +161,10 @@ export interface ChatRequestInfo {
   headers: Record<string, string>;
 }
 
-/** Produces the assistant content: a string is sent verbatim, anything else JSON-encoded. */
+/**
+ * Produces the assistant content: a string is sent verbatim, anything else JSON-encoded. May return a promise; if it
+ * throws, the client gets a 500 server_error whose message carries the thrown message.
+ */
 export type Responder = (request: ChatRequestInfo) => unknown;
 
 /** Requests and tokens per minute, refilled continuously like OpenAI's limits. */
@@ -243,6 +246,30 @@ export interface OpenAiTestServer {
   reset(): void;
   /** Stops listening and destroys open connections (hanging requests included). */
   close(): Promise<void>;
+}
+
+/**
+ * The global fetch, with its failures turned into Errors of the calling realm. Under Jest the SDK runs in a vm
+ * realm while fetch's AbortError is a DOMException of Node's own realm, which the SDK does not recognise as an
+ * Error: it then reports a client timeout as a plain APIConnectionError ("Connection error.") instead of
+ * APIConnectionTimeoutError. In Jest, pass `fetch: sameRealmFetch` to `new OpenAI(...)`; outside Jest it changes
+ * nothing.
+ */
+export const sameRealmFetch: typeof fetch = async (input, init) => {
+  try {
+    return await fetch(input, init);
+  } catch (error) {
+    throw toThisRealm(error);
+  }
+};
+
+function toThisRealm(error: unknown): unknown {
+  if (error instanceof Error || typeof error !== 'object' || error === null) return error;
+  const name = 'name' in error && typeof error.name === 'string' ? error.name : 'Error';
+  const message = 'message' in error && typeof error.message === 'string' ? error.message : String(error);
+  const local = new Error(message, { cause: error });
+  local.name = name;
+  return local;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,433 @@
+/**
+ * The model layer with the real `openai` SDK against precis's OpenAI-compatible test server (fault injection,
+ * request recording), real Redis for the shared limiter, breaker, cache and ledger, and real Temporal for the
+ * retry owner and the upgrade of degraded summaries. "Two workers" are two summarizers on two Redis connections.
+ */
+import { Client, Connection } from '@temporalio/client';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { createRedis } from '../../src/clients';
+import type { Config } from '../../src/config';
+import { parseDashboard } from '../../src/domain/registry';
+import type { SummaryDraft } from '../../src/domain/summary';
+import { dashboardWorkflowId, signalDashboard } from '../../src/ingest/starter';
+import { CircuitBreaker } from '../../src/llm/breaker';
+import { CostLedger } from '../../src/llm/cost';
+import {
+  type AttemptInfo,
+  RetryLater,
+  type SummarizeOutcome,
+  type Summarizer,
+} from '../../src/llm/summarizer';
+import { cleanDashboard } from '../../src/pipeline/clean';
+import { enrichDashboard } from '../../src/pipeline/enrich';
+import type { EnrichedDashboard } from '../../src/pipeline/types';
+import type { Service } from '../../src/process';
+import { SummaryStore } from '../../src/store/summaries';
+import { buildLlmWorker, buildSummarizer } from '../../workers/llm';
+import { buildPipelineWorker } from '../../workers/pipeline';
+import { eventually, isolatedConfig } from '../support/config';
+import { type OpenAiTestServer, startOpenAiServer } from '../support/openai-server';
+import { deleteKeysWithPrefix } from '../support/redis';
+
+let server: OpenAiTestServer;
+const connections: Redis[] = [];
+const prefixes: string[] = [];
+
+beforeAll(async () => {
+  server = await startOpenAiServer();
+});
+
+afterEach(async () => {
+  server.reset();
+});
+
+afterAll(async () => {
+  const cleaner = connections[0];
+  if (cleaner) for (const prefix of prefixes) await deleteKeysWithPrefix(cleaner, prefix);
+  for (const redis of connections) redis.disconnect();
+  await server.close();
+});
+
+function llmConfig(env: NodeJS.ProcessEnv = {}) {
+  const config = isolatedConfig({
+    OPENAI_API_KEY: 'sk-test',
+    PRECIS_LLM_BASE_URL: server.baseURL,
+    PRECIS_LLM_TIMEOUT_MS: '3000',
+    PRECIS_BREAKER_MIN_REQUESTS: '4',
+    PRECIS_BREAKER_COOLDOWN_MS: '600',
+    ...env,
+  });
+  prefixes.push(config.redis.keyPrefix);
+  return config;
+}
+
+function redisFor(config: Config): Redis {
+  const redis = createRedis(config);
+  connections.push(redis);
+  return redis;
+}
+
+/** Two workers: separate Redis connections, separate summarizers, one shared configuration. */
+function twoWorkers(config: Config): [Summarizer, Summarizer] {
+  return [buildSummarizer(config, redisFor(config)), buildSummarizer(config, redisFor(config))];
+}
+
+const dashboard = parseDashboard(
+  'shop.yaml',
+  `
+id: shop
+title: Shop
+widgets:
+  - { id: revenue, title: Revenue, unit: EUR, polarity: higher_is_better, comparisonWindow: 3d, resolution: 1d, source: { type: inline } }
+  - { id: refunds, title: Refunds, unit: EUR, polarity: higher_is_worse, comparisonWindow: 3d, resolution: 1d, source: { type: inline } }
+`,
+);
+
+/** A real enriched input; `level` makes inputs differ (and so their hashes and cache keys). */
+function enriched(level: number): EnrichedDashboard {
+  const day = (n: number) => `2026-11-${String(n).padStart(2, '0')}T00:00:00.000Z`;
+  const series = (key: string, base: number) => ({
+    key,
+    points: [0, 1, 2, 3, 4, 5, 6].map((i) => ({ t: day(22 + i), v: base + (i >= 4 ? base * 0.2 : 0) })),
+  });
+  const cleaned = cleanDashboard(dashboard, {
+    dashboardId: 'shop',
+    asOf: '2026-11-28T12:00:00.000Z',
+    widgets: [
+      { widgetId: 'revenue', status: 'ok', data: { series: [series('revenue', level)] } },
+      { widgetId: 'refunds', status: 'ok', data: { series: [series('refunds', 40)] } },
+    ],
+  });
+  return enrichDashboard(dashboard, cleaned, { tokenBudget: 3000 });
+}
+
+const lastAttempt = (): AttemptInfo => ({
+  attempt: 99,
+  firstScheduledMs: Date.now(),
+  signal: new AbortController().signal,
+});
+const firstAttempt = (): AttemptInfo => ({
+  attempt: 1,
+  firstScheduledMs: Date.now(),
+  signal: new AbortController().signal,
+});
+
+function resultOf(outcome: SummarizeOutcome) {
+  if (outcome.kind !== 'summary') throw new Error(`expected a summary, got ${outcome.kind}`);
+  return outcome.result;
+}
+
+const modelRequests = (model: string) =>
+  server.requests.filter((r) => (r.body as { model?: string } | undefined)?.model === model).length;
+
+describe('one model call', () => {
+  it('sends a strict structured-output request and accounts its tokens and cost', async () => {
+    const config = llmConfig();
+    const [worker] = twoWorkers(config);
+    const result = resultOf(await worker.summarize(enriched(1000), lastAttempt()));
+    expect(result).toMatchObject({
+      model: 'gpt-4o',
+      degraded: false,
+      degradedReason: null,
+      cacheOutcome: 'miss',
+    });
+    expect(result.content.insights.map((i) => i.widgetIds[0]).sort()).toEqual(['refunds', 'revenue']);
+    expect(result.usage.promptTokens).toBeGreaterThan(100);
+    // gpt-4o: 2.5 USD per million prompt tokens, 10 per million completion tokens.
+    expect(result.usage.costUsd).toBeCloseTo(
+      (result.usage.promptTokens * 2.5 + result.usage.completionTokens * 10) / 1e6,
+      8,
+    );
+
+    expect(server.requests).toHaveLength(1);
+    const body = server.requests[0]?.body as {
+      messages: { role: string; content: string }[];
+      response_format: { type: string; json_schema: { strict: boolean } };
+      max_tokens: number;
+    };
+    expect(body.response_format.type).toBe('json_schema');
+    expect(body.response_format.json_schema.strict).toBe(true);
+    expect(body.max_tokens).toBe(config.llm.maxOutputTokens);
+    expect(body.messages.map((m) => m.role)).toEqual(['system', 'user']);
+    expect(body.messages[1]?.content).toMatch(/<dashboard-data>\n\{.*\}\n<\/dashboard-data>$/s);
+    expect(server.requests[0]?.headers['x-stainless-retry-count']).toBe('0');
+
+    const ledger = new CostLedger(redisFor(config), config.redis.keyPrefix);
+    expect((await ledger.spent('shop')).dashboard).toBeCloseTo(result.usage.costUsd, 8);
+  });
+});
+
+describe('spending only when it matters', () => {
+  it('makes no call for an unchanged input', async () => {
+    const config = llmConfig();
+    const [worker] = twoWorkers(config);
+    const input = enriched(1000);
+    const store = new SummaryStore(redisFor(config), config.redis.keyPrefix, 10);
+    await store.put(draftFor(input), 'seed');
+    expect(await worker.summarize(input, lastAttempt())).toEqual({
+      kind: 'skip',
+      cause: 'unchanged',
+      version: 1,
+    });
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('makes no call for a cached input, and none for an immaterial change', async () => {
+    const config = llmConfig();
+    const [a, b] = twoWorkers(config);
+    const input = enriched(1000);
+    expect(resultOf(await a.summarize(input, lastAttempt())).cacheOutcome).toBe('miss');
+    const again = resultOf(await b.summarize(input, lastAttempt()));
+    expect(again).toMatchObject({ cacheOutcome: 'hit', usage: { costUsd: 0 } });
+    expect(server.requests).toHaveLength(1);
+
+    // Once that summary is stored, a change far below the materiality threshold reuses it.
+    await new SummaryStore(redisFor(config), config.redis.keyPrefix, 10).put(draftFor(input), 'stored');
+    expect(await b.summarize(enriched(1000.5), lastAttempt())).toMatchObject({
+      kind: 'skip',
+      cause: 'immaterial',
+    });
+    expect(server.requests).toHaveLength(1);
+    // A material change calls again.
+    expect(resultOf(await b.summarize(enriched(1300), lastAttempt())).cacheOutcome).toBe('miss');
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('makes one call for 20 concurrent identical requests from two workers', async () => {
+    const config = llmConfig();
+    const [a, b] = twoWorkers(config);
+    server.setDefaultFault({ kind: 'delay', ms: 400 });
+    const input = enriched(2000);
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).summarize(input, lastAttempt())),
+    );
+    expect(server.requests).toHaveLength(1);
+    const cache = outcomes.map((o) => resultOf(o).cacheOutcome).sort();
+    expect(cache.filter((c) => c === 'miss')).toHaveLength(1);
+    expect(cache.filter((c) => c === 'hit')).toHaveLength(19);
+  });
+});
+
+describe('bad replies change the strategy', () => {
+  it('repairs a schema-violating reply once with a stricter prompt', async () => {
+    const [worker] = twoWorkers(llmConfig());
+    server.enqueue({ kind: 'schema-violation' });
+    const result = resultOf(await worker.summarize(enriched(1000), lastAttempt()));
+    expect(result).toMatchObject({ model: 'gpt-4o', degraded: false });
+    expect(server.requests).toHaveLength(2);
+    const repair = server.requests[1]?.body as { messages: { content: string }[] };
+    expect(repair.messages[1]?.content).toMatch(/previous reply was rejected \(reply breaks the schema/);
+  });
+
+  it('never serves invented numbers: after a failed repair the fallback model answers, labelled', async () => {
+    const [worker] = twoWorkers(llmConfig());
+    server.enqueue({ kind: 'invented-numbers' }, { kind: 'invented-numbers' });
+    const result = resultOf(await worker.summarize(enriched(1000), lastAttempt()));
+    expect(result).toMatchObject({ model: 'gpt-4o-mini', degraded: true });
+    expect(result.degradedReason).toMatch(/gpt-4o: ungrounded reply after repair: numbers not in the data/);
+    expect(modelRequests('gpt-4o')).toBe(2);
+    expect(modelRequests('gpt-4o-mini')).toBe(1);
+  });
+
+  it('falls back to the local summarizer when every model fails, and says why', async () => {
+    const [worker] = twoWorkers(llmConfig());
+    server.setDefaultFault({ kind: 'status', status: 401, message: 'Incorrect API key provided' });
+    const result = resultOf(await worker.summarize(enriched(1000), lastAttempt()));
+    expect(result).toMatchObject({
+      model: 'precis-local-extractive-v1',
+      degraded: true,
+      cacheOutcome: 'none',
+    });
+    expect(result.degradedReason).toMatch(/gpt-4o: HTTP 401.*; gpt-4o-mini: HTTP 401/);
+  });
+});
+
+describe('retry ownership', () => {
+  it('turns a transient failure of the primary into a Temporal retry carrying Retry-After', async () => {
+    const [worker] = twoWorkers(llmConfig());
+    server.enqueue({ kind: 'status', status: 429, retryAfterSeconds: 7 });
+    const error = await worker.summarize(enriched(1000), firstAttempt()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetryLater);
+    expect((error as RetryLater).delayMs).toBe(7000);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('stops calling on insufficient_quota until an operator clears it', async () => {
+    const config = llmConfig({ PRECIS_LLM_FALLBACK_MODEL: 'none' });
+    const [a, b] = twoWorkers(config);
+    server.enqueue({ kind: 'status', status: 429, type: 'insufficient_quota' });
+    expect(resultOf(await a.summarize(enriched(1000), firstAttempt())).degradedReason).toMatch(
+      /quota exhausted/,
+    );
+    expect(resultOf(await b.summarize(enriched(1100), firstAttempt())).degradedReason).toMatch(
+      /circuit quota_exhausted/,
+    );
+    expect(server.requests).toHaveLength(1);
+    const breaker = new CircuitBreaker(redisFor(config), {
+      keyPrefix: config.redis.keyPrefix,
+      scope: `${server.baseURL}|gpt-4o`,
+    });
+    expect(await breaker.clearQuotaExhausted()).toBe(true);
+    expect(resultOf(await b.summarize(enriched(1200), firstAttempt())).model).toBe('gpt-4o');
+  });
+});
+
+describe('protection shared by every worker', () => {
+  it('opens the breaker on failures from two workers, then lets exactly one half-open probe through', async () => {
+    const config = llmConfig({ PRECIS_LLM_FALLBACK_MODEL: 'none' });
+    const [a, b] = twoWorkers(config);
+    server.setDefaultFault({ kind: 'status', status: 503 });
+    for (let i = 0; i < 6; i++) await (i % 2 ? a : b).summarize(enriched(1000 + i * 100), lastAttempt());
+    // Opened after the 4th failure (minimum requests 4, all failed): the 5th and 6th never reached the server.
+    expect(modelRequests('gpt-4o')).toBe(4);
+
+    server.setDefaultFault({ kind: 'delay', ms: 300 });
+    await new Promise((resolve) => setTimeout(resolve, 800)); // cooldown 600 ms ± 20 %
+    const burst = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        (i % 2 ? a : b).summarize(enriched(5000 + i * 100), lastAttempt()),
+      ),
+    );
+    expect(modelRequests('gpt-4o')).toBe(5); // one probe
+    const models = burst.map((o) => resultOf(o).model);
+    expect(models.filter((m) => m === 'gpt-4o')).toHaveLength(1);
+    expect(
+      burst.map((o) => resultOf(o).degradedReason).filter((r) => r?.includes('circuit half_open')),
+    ).toHaveLength(9);
+
+    // The probe succeeded: the circuit is closed for everyone.
+    expect(resultOf(await b.summarize(enriched(9000), lastAttempt())).model).toBe('gpt-4o');
+  });
+
+  it('holds a tokens-per-minute limit across two workers, handing the wait to Temporal', async () => {
+    const config = llmConfig({ PRECIS_LLM_TPM: '4000', PRECIS_LLM_MAX_OUTPUT_TOKENS: '800' });
+    const [a, b] = twoWorkers(config);
+    server.setDefaultFault({ kind: 'delay', ms: 300 });
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        (i % 2 ? a : b).summarize(enriched(1000 + i * 500), firstAttempt()).catch((e: unknown) => e),
+      ),
+    );
+    const waited = outcomes.filter((o): o is RetryLater => o instanceof RetryLater);
+    const served = outcomes.filter((o) => !(o instanceof Error));
+    // Each call reserves its prompt estimate plus 800 output tokens (~1.5k): two fit in 4000, the rest wait.
+    expect(served.length).toBe(server.requests.length);
+    expect(server.requests.length).toBeGreaterThanOrEqual(1);
+    expect(server.requests.length).toBeLessThanOrEqual(2);
+    expect(waited.length).toBe(6 - server.requests.length);
+    for (const retry of waited) expect(retry.delayMs).toBeGreaterThan(10_000);
+  });
+});
+
+describe('through Temporal', () => {
+  let connection: Connection;
+  let client: Client;
+  const workers: Service[] = [];
+
+  beforeAll(async () => {
+    const config = llmConfig();
+    connection = await Connection.connect({ address: config.temporal.address });
+    client = new Client({ connection, namespace: config.temporal.namespace });
+  });
+
+  afterEach(async () => {
+    for (const worker of workers.splice(0)) await worker.close();
+  });
+
+  afterAll(async () => {
+    await connection?.close();
+  });
+
+  async function start(config: Config): Promise<void> {
+    const logger = pino({ level: 'error' });
+    workers.push(await buildPipelineWorker(config, logger), await buildLlmWorker(config, logger));
+  }
+
+  it('honours Retry-After: Temporal retries the model call after the delay the provider asked for', async () => {
+    const config = llmConfig({ PRECIS_DASHBOARDS_DIR: 'dashboards' });
+    await start(config);
+    server.enqueue({ kind: 'status', status: 429, retryAfterSeconds: 2 });
+    const sre = parseDashboard(
+      'sre.yaml',
+      'id: sre-checkout\ntitle: Checkout\nwidgets:\n  - { id: requests, title: Requests, source: { type: demo } }\n',
+    );
+    await signalDashboard(client, config, sre, [{ eventId: 'r1', occurredAt: new Date().toISOString() }]);
+    await client.workflow.getHandle(dashboardWorkflowId(config, 'sre-checkout')).result();
+    const store = new SummaryStore(redisFor(config), config.redis.keyPrefix, 10);
+    expect(await store.latest('sre-checkout')).toMatchObject({
+      model: 'gpt-4o',
+      degraded: false,
+      cacheOutcome: 'miss',
+    });
+    expect(server.requests).toHaveLength(2);
+    const gap =
+      (server.requests[1]?.receivedAt.getTime() ?? 0) - (server.requests[0]?.receivedAt.getTime() ?? 0);
+    expect(gap).toBeGreaterThanOrEqual(2000);
+    expect(gap).toBeLessThan(6000);
+  });
+
+  it('serves a degraded summary at once and upgrades it when the model recovers', async () => {
+    const config = llmConfig({
+      PRECIS_LLM_PRIMARY_ATTEMPTS: '1',
+      PRECIS_LLM_FALLBACK_MODEL: 'none',
+      PRECIS_LLM_UPGRADE_DELAYS_MS: '1000,1000,1000,1000',
+    });
+    await start(config);
+    server.setDefaultFault({ kind: 'status', status: 503 });
+    const sre = parseDashboard(
+      'sre.yaml',
+      'id: sre-checkout\ntitle: Checkout\nwidgets:\n  - { id: requests, title: Requests, source: { type: demo } }\n',
+    );
+    await signalDashboard(client, config, sre, [{ eventId: 'u1', occurredAt: new Date().toISOString() }]);
+    const store = new SummaryStore(redisFor(config), config.redis.keyPrefix, 10);
+    const degraded = await eventually(
+      'a degraded summary',
+      async () => (await store.latest('sre-checkout')) ?? undefined,
+    );
+    expect(degraded).toMatchObject({ version: 1, degraded: true, model: 'precis-local-extractive-v1' });
+    expect(degraded.degradedReason).toMatch(/HTTP 503/);
+
+    server.setDefaultFault(null);
+    await client.workflow.getHandle(dashboardWorkflowId(config, 'sre-checkout')).result();
+    expect(await store.latest('sre-checkout')).toMatchObject({
+      version: 2,
+      degraded: false,
+      model: 'gpt-4o',
+    });
+  });
+});
+
+describe('the real OpenAI API', () => {
+  const live = process.env.OPENAI_API_KEY ? it : it.skip;
+  live('summarizes with the configured model when OPENAI_API_KEY is set', async () => {
+    const config = isolatedConfig({ OPENAI_API_KEY: process.env.OPENAI_API_KEY });
+    prefixes.push(config.redis.keyPrefix);
+    const summarizer = buildSummarizer(config, redisFor(config));
+    const result = resultOf(await summarizer.summarize(enriched(1000), lastAttempt()));
+    expect(result.degraded).toBe(false);
+    expect(result.usage.promptTokens).toBeGreaterThan(0);
+  });
+});
+
+function draftFor(input: EnrichedDashboard): SummaryDraft {
+  return {
+    dashboardId: input.dashboardId,
+    generatedAt: new Date().toISOString(),
+    dataAsOf: input.dataAsOf,
+    headline: 'seeded',
+    insights: [],
+    anomalies: [],
+    recommendations: [],
+    missingWidgets: [],
+    model: 'gpt-4o',
+    degraded: false,
+    degradedReason: null,
+    usage: { promptTokens: 0, completionTokens: 0, costUsd: 0 },
+    cacheOutcome: 'miss',
+    inputHash: input.inputHash,
+    eventIds: [],
+    workflowId: 'w',
+    runId: 'r',
+  };
+}
