@@ -1,6 +1,8 @@
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
-import { Runtime } from '@temporalio/worker';
+import { Runtime, type Worker } from '@temporalio/worker';
+import type { Config } from './config';
 import type { Logger } from './log';
+import { runMain, type Service } from './process';
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
   TRACE: 'trace',
@@ -29,4 +31,30 @@ function forwardTo(logger: Logger): TemporalLogger {
 /** Installs the process-wide Temporal runtime; call once, before the first worker connection. */
 export function installTemporalRuntime(logger: Logger): void {
   Runtime.install({ logger: forwardTo(logger) });
+}
+
+/**
+ * Runs a Temporal worker as a precis Service: `closed` settles when it stops (then `cleanup` releases what it
+ * used), `close` asks it to drain and waits.
+ */
+export function serveWorker(worker: Worker, cleanup: () => Promise<void>): Service {
+  const closed = worker.run().finally(cleanup);
+  return {
+    closed,
+    close: async () => {
+      worker.shutdown();
+      await closed;
+    },
+  };
+}
+
+/** The entry-point main of a worker process: install the runtime (logs to pino), then build. */
+export function runWorkerMain(
+  component: string,
+  build: (config: Config, logger: Logger) => Promise<Service>,
+): void {
+  runMain(component, async (config, logger) => {
+    installTemporalRuntime(logger);
+    return build(config, logger);
+  });
 }

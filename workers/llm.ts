@@ -14,9 +14,9 @@ import { createOpenAiClient } from '../src/llm/model-client';
 import { loadPrompt } from '../src/llm/prompt';
 import { type Guards, Summarizer } from '../src/llm/summarizer';
 import type { Logger } from '../src/log';
-import { runMain, type Service } from '../src/process';
+import type { Service } from '../src/process';
 import { SummaryStore } from '../src/store/summaries';
-import { installTemporalRuntime } from '../src/temporal-runtime';
+import { runWorkerMain, serveWorker } from '../src/temporal-runtime';
 
 export function buildSummarizer(config: Config, redis: ReturnType<typeof createRedis>): Summarizer {
   const { llm } = config;
@@ -75,22 +75,10 @@ export async function buildLlmWorker(config: Config, logger: Logger): Promise<Se
     { taskQueue: config.llm.taskQueue, model: modelConfigured(config) ? config.llm.model : 'local only' },
     'LLM worker ready',
   );
-  const closed = worker.run().finally(async () => {
+  return serveWorker(worker, async () => {
     await connection.close();
     redis.disconnect();
   });
-  return {
-    closed,
-    close: async () => {
-      worker.shutdown();
-      await closed;
-    },
-  };
 }
 
-if (require.main === module) {
-  runMain('llm-worker', async (config, logger) => {
-    installTemporalRuntime(logger);
-    return buildLlmWorker(config, logger);
-  });
-}
+if (require.main === module) runWorkerMain('llm-worker', buildLlmWorker);

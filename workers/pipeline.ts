@@ -8,11 +8,11 @@ import { createRedis } from '../src/clients';
 import type { Config } from '../src/config';
 import { DashboardRegistry } from '../src/domain/registry';
 import type { Logger } from '../src/log';
-import { runMain, type Service } from '../src/process';
+import type { Service } from '../src/process';
 import { closeConnectors, createConnectors } from '../src/sources';
 import { BlobStore } from '../src/store/blobs';
 import { SummaryStore } from '../src/store/summaries';
-import { installTemporalRuntime } from '../src/temporal-runtime';
+import { runWorkerMain, serveWorker } from '../src/temporal-runtime';
 
 export async function buildPipelineWorker(config: Config, logger: Logger): Promise<Service> {
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
@@ -38,23 +38,11 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
     { taskQueue: config.temporal.taskQueue, dashboards: registry.list().length },
     'pipeline worker ready',
   );
-  const closed = worker.run().finally(async () => {
+  return serveWorker(worker, async () => {
     await connection.close();
     await closeConnectors(connectors);
     redis.disconnect();
   });
-  return {
-    closed,
-    close: async () => {
-      worker.shutdown();
-      await closed;
-    },
-  };
 }
 
-if (require.main === module) {
-  runMain('pipeline-worker', async (config, logger) => {
-    installTemporalRuntime(logger);
-    return buildPipelineWorker(config, logger);
-  });
-}
+if (require.main === module) runWorkerMain('pipeline-worker', buildPipelineWorker);

@@ -65,7 +65,8 @@ const REMEMBERED_EVENT_IDS = 2_000;
 /** Summaries per execution before continue-as-new keeps the history short. */
 const SUMMARIES_PER_RUN = 50;
 
-const { clean, enrich, store } = proxyActivities<Activities>({
+/** Stages that only touch Redis and CPU: quick, and worth retrying for a while if Redis blips. */
+const PIPELINE_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: {
     initialInterval: '1 second',
@@ -73,7 +74,8 @@ const { clean, enrich, store } = proxyActivities<Activities>({
     maximumInterval: '1 minute',
     maximumAttempts: 10,
   },
-});
+};
+const { clean, enrich, store, summarizeLocally, touch } = proxyActivities<Activities>(PIPELINE_OPTIONS);
 
 /**
  * Each widget is its own activity, so a slow or failing source is retried alone and shows up by name in the UI.
@@ -93,16 +95,6 @@ const COLLECT_OPTIONS: ActivityOptions = {
 const { collectWidget } = proxyActivities<Activities>(COLLECT_OPTIONS);
 
 const { planCollection } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
-
-const { summarizeLocally, touch } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 10,
-  },
-});
 
 /**
  * Model calls run on their own task queue. The activity owns the ladder; Temporal owns the retries of the
