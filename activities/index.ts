@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { SummaryPublisher } from '../src/delivery/publisher';
 import { type Dashboard, durationMs } from '../src/domain/dashboard';
 import type { PendingEvent } from '../src/domain/event';
 import type { DashboardRegistry } from '../src/domain/registry';
@@ -25,6 +26,7 @@ export interface ActivityDeps {
   store: SummaryStore;
   blobs: BlobStore;
   connectors: Connectors;
+  publisher: SummaryPublisher;
   tokenBudget: number;
 }
 
@@ -184,6 +186,16 @@ export function createActivities(deps: ActivityDeps) {
     /** Keeps the latest summary and records that it still holds for the newer data. */
     async touch(input: { dashboardId: string; freshness: Freshness }): Promise<void> {
       await deps.store.touch(input.dashboardId, input.freshness);
+    },
+
+    /** Delivers a stored version to the summaries topic, once per version however often this is retried. */
+    async publish(input: { dashboardId: string; version: number }): Promise<{ published: boolean }> {
+      const summary = (await deps.store.history(input.dashboardId, 100)).find(
+        (s) => s.version === input.version,
+      );
+      // Older than the kept history: a newer version has been published since; nothing to deliver.
+      if (!summary) return { published: false };
+      return { published: await deps.publisher.publish(summary) };
     },
 
     async store(input: StoreInput): Promise<StoreOutput> {

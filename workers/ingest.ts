@@ -2,25 +2,32 @@
  * The ingest worker: consumes dashboard events from Kafka and hands them to Temporal. Run several side by side;
  * the consumer group shares the partitions between them.
  */
-import { connectTemporal, createKafka, ensureTopics } from '../src/clients';
+import { connectTemporal, createKafka, createRedis, ensureTopics } from '../src/clients';
 import type { Config } from '../src/config';
 import { DashboardRegistry } from '../src/domain/registry';
 import { IngestConsumer } from '../src/ingest/consumer';
+import { EventDeduper } from '../src/ingest/dedupe';
 import type { Logger } from '../src/log';
 import { runMain, type Service } from '../src/process';
+
+/** How long a handed-over event id is remembered: longer than any redelivery or replay we expect. */
+const DEDUPE_TTL_S = 7 * 86_400;
 
 export async function buildIngestWorker(config: Config, logger: Logger): Promise<Service> {
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
   const kafka = createKafka(config, 'ingest', logger);
   await ensureTopics(kafka, config);
   const { connection, client } = await connectTemporal(config);
-  const consumer = new IngestConsumer({ kafka, temporal: client, registry, config, logger });
+  const redis = createRedis(config);
+  const deduper = new EventDeduper(redis, config.redis.keyPrefix, DEDUPE_TTL_S);
+  const consumer = new IngestConsumer({ kafka, temporal: client, registry, deduper, config, logger });
   await consumer.start();
   logger.info({ topic: config.kafka.eventsTopic, group: config.kafka.groupId }, 'ingest consumer running');
   return {
     close: async () => {
       await consumer.stop();
       await connection.close();
+      redis.disconnect();
     },
   };
 }

@@ -4,8 +4,9 @@
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { createRedis } from '../src/clients';
+import { createKafka, createProducer, createRedis, ensureTopics } from '../src/clients';
 import type { Config } from '../src/config';
+import { SummaryPublisher } from '../src/delivery/publisher';
 import { DashboardRegistry } from '../src/domain/registry';
 import type { Logger } from '../src/log';
 import type { Service } from '../src/process';
@@ -20,6 +21,16 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
   const store = new SummaryStore(redis, config.redis.keyPrefix, config.redis.summaryHistory);
   const blobs = new BlobStore(redis, config.redis.keyPrefix, config.sources.blobTtlSeconds);
   const connectors = createConnectors(config);
+  const kafka = createKafka(config, 'pipeline', logger);
+  await ensureTopics(kafka, config, [config.kafka.summariesTopic]);
+  const producer = createProducer(kafka);
+  await producer.connect();
+  const publisher = new SummaryPublisher(
+    producer,
+    redis,
+    config.redis.keyPrefix,
+    config.kafka.summariesTopic,
+  );
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const worker = await Worker.create({
     connection,
@@ -31,6 +42,7 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
       store,
       blobs,
       connectors,
+      publisher,
       tokenBudget: config.pipeline.tokenBudget,
     }),
   });
@@ -41,6 +53,7 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
   return serveWorker(worker, async () => {
     await connection.close();
     await closeConnectors(connectors);
+    await producer.disconnect();
     redis.disconnect();
   });
 }

@@ -75,7 +75,8 @@ const PIPELINE_OPTIONS: ActivityOptions = {
     maximumAttempts: 10,
   },
 };
-const { clean, enrich, store, summarizeLocally, touch } = proxyActivities<Activities>(PIPELINE_OPTIONS);
+const { clean, enrich, store, publish, summarizeLocally, touch } =
+  proxyActivities<Activities>(PIPELINE_OPTIONS);
 
 /**
  * Each widget is its own activity, so a slow or failing source is retried alone and shows up by name in the UI.
@@ -284,6 +285,7 @@ async function storeResult(
     draft,
     idempotencyKey: `${info.workflowId}/${info.runId}/${idempotencySuffix}`,
   });
+  await publish({ dashboardId: enriched.dashboardId, version: stored.version });
   upsertSearchAttributes([
     { key: PrecisModelKey, value: result.model },
     { key: PrecisDegradedKey, value: result.degraded },

@@ -18,7 +18,7 @@ import type { Service } from '../../src/process';
 import { SummaryStore } from '../../src/store/summaries';
 import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
-import { isolatedConfig } from '../support/config';
+import { deleteRunTopics, isolatedConfig } from '../support/config';
 import { deleteKeysWithPrefix } from '../support/redis';
 
 const requests: Record<string, number> = {};
@@ -103,6 +103,7 @@ describe('collection through Temporal', () => {
 
   afterAll(async () => {
     for (const worker of workers) await worker.close();
+    await deleteRunTopics(settings);
     await connection?.close();
     await deleteKeysWithPrefix(redis, settings.redis.keyPrefix);
     redis.disconnect();

@@ -26,7 +26,7 @@ import type { Service } from '../../src/process';
 import { SummaryStore } from '../../src/store/summaries';
 import { buildLlmWorker, buildSummarizer } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
-import { eventually, isolatedConfig } from '../support/config';
+import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
 import { type OpenAiTestServer, startOpenAiServer } from '../support/openai-server';
 import { deleteKeysWithPrefix } from '../support/redis';
 
@@ -331,8 +331,10 @@ describe('through Temporal', () => {
     client = new Client({ connection, namespace: config.temporal.namespace });
   });
 
+  const configs: Config[] = [];
   afterEach(async () => {
     for (const worker of workers.splice(0)) await worker.close();
+    for (const config of configs.splice(0)) await deleteRunTopics(config);
   });
 
   afterAll(async () => {
@@ -341,6 +343,7 @@ describe('through Temporal', () => {
 
   async function start(config: Config): Promise<void> {
     const logger = pino({ level: 'error' });
+    configs.push(config);
     workers.push(await buildPipelineWorker(config, logger), await buildLlmWorker(config, logger));
   }
 

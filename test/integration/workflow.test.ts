@@ -13,7 +13,7 @@ import { SummaryStore } from '../../src/store/summaries';
 import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
 import { DashboardIdKey } from '../../workflows/search-attributes';
-import { eventually, isolatedConfig } from '../support/config';
+import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
 import { deleteKeysWithPrefix } from '../support/redis';
 
 // A quiet period long enough that a burst sent in one go lands inside it.
@@ -40,6 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const worker of workers) await worker.close();
+  await deleteRunTopics(config);
   await connection?.close();
   await deleteKeysWithPrefix(redis, config.redis.keyPrefix);
   redis.disconnect();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
 import { type Config, loadConfig } from '../../src/config';
 
 /**
@@ -44,4 +45,23 @@ export async function eventually<T>(
   throw new Error(
     `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
   );
+}
+
+/** Deletes the Kafka topics a test run created (they are named after its run id). */
+export async function deleteRunTopics(config: Config): Promise<void> {
+  const kafka = new Kafka({
+    clientId: 'precis-test-cleanup',
+    brokers: config.kafka.brokers,
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const mine = (await admin.listTopics()).filter((topic) =>
+      [config.kafka.eventsTopic, config.kafka.deadLetterTopic, config.kafka.summariesTopic].includes(topic),
+    );
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine });
+  } finally {
+    await admin.disconnect();
+  }
 }
