@@ -6,10 +6,19 @@ export function createInlineConnector(): SourceConnector<{ type: 'inline' }> {
   return {
     type: 'inline',
     async collect(_source, request: CollectRequest): Promise<WidgetData> {
-      const newestFirst = [...request.events].sort((a, b) => b.occurredAt.localeCompare(a.occurredAt));
-      const points: Point[] | undefined = newestFirst.find(
-        (event) => event.payload?.widgets[request.widget.id],
-      )?.payload?.widgets[request.widget.id];
+      // The freshest event with data wins; among events stamped with the same instant, the one that arrived last
+      // (events are in arrival order, which Kafka keeps per dashboard).
+      let points: Point[] | undefined;
+      let newest = Number.NEGATIVE_INFINITY;
+      for (const event of request.events) {
+        const data = event.payload?.widgets[request.widget.id];
+        // Parsed, not compared as text: occurredAt may carry any UTC offset.
+        const at = Date.parse(event.occurredAt);
+        if (data && at >= newest) {
+          points = data;
+          newest = at;
+        }
+      }
       // Retrying cannot make an event carry data it did not carry.
       if (!points) throw new SourceError('no event of this run carried inline data for the widget', false);
       return { series: [{ key: request.widget.id, points }] };

@@ -22,7 +22,7 @@ export interface CollectRequest {
   from: Date;
   /** Bucket width the widget wants. */
   resolutionMs: number;
-  /** Events of this run, newest first (inline data). */
+  /** Events of this run in arrival order (inline data). */
   events: PendingEvent[];
   /** Aborted when the activity is cancelled or times out. */
   signal: AbortSignal;
