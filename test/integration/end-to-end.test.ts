@@ -11,6 +11,7 @@ import type { Consumer, Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
 import { buildApp } from '../../api/app';
 import { createKafka, createProducer, createRedis, ensureTopics } from '../../src/clients';
+import { SUMMARY_VERSION_HEADER } from '../../src/delivery/publisher';
 import { DashboardRegistry } from '../../src/domain/registry';
 import type { Summary } from '../../src/domain/summary';
 import { DLQ_HEADERS } from '../../src/ingest/consumer';
@@ -191,6 +192,40 @@ describe('an event through the whole pipeline', () => {
       expect(letters[0]?.value).toBe('{"schemaVersion": 1, "eventId": ');
     } finally {
       await dlq.disconnect();
+    }
+  });
+
+  it('publishes every stored summary version to the summaries topic exactly once', async () => {
+    const reader: Consumer = kafka.consumer({ groupId: `${config.runId}-summaries-reader` });
+    const seen: { key: string; version: string; body: { version: number } }[] = [];
+    await reader.connect();
+    await reader.subscribe({ topic: config.kafka.summariesTopic, fromBeginning: true });
+    await reader.run({
+      eachMessage: async ({ message }) => {
+        seen.push({
+          key: String(message.key),
+          version: String(message.headers?.[SUMMARY_VERSION_HEADER]),
+          body: JSON.parse(String(message.value)),
+        });
+      },
+    });
+    try {
+      const store = new SummaryStore(redis, config.redis.keyPrefix, 50);
+      const stored = (
+        await Promise.all(
+          ['sre-checkout', 'social-listening', 'marketing-funnel'].map((id) => store.history(id, 50)),
+        )
+      ).flat();
+      expect(stored.length).toBeGreaterThanOrEqual(3);
+      await eventually('every version on the topic', async () =>
+        seen.length >= stored.length ? true : undefined,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const published = seen.map((m) => `${m.key}@${m.version}`).sort();
+      expect(published).toEqual(stored.map((s) => `${s.dashboardId}@${s.version}`).sort());
+      for (const message of seen) expect(String(message.body.version)).toBe(message.version);
+    } finally {
+      await reader.disconnect();
     }
   });
 });

@@ -81,4 +81,32 @@ describe('dashboard workflow', () => {
     expect(latest.version).toBe(2);
     expect(latest.eventIds).toEqual(['later-1']);
   });
+
+  it('still summarizes steady traffic: the max delay caps the quiet period', async () => {
+    if (!dashboard) throw new Error('social-listening must exist');
+    // Events every 400 ms never leave a 1.5 s quiet period; the 10 s max delay has to end the wait.
+    const steady = { ...dashboard, id: 'social-listening' };
+    const started = Date.now();
+    let n = 0;
+    const timer = setInterval(() => {
+      n++;
+      void signalDashboard(client, config, steady, [{ eventId: `steady-${n}`, occurredAt: at(100 + n) }]);
+    }, 400);
+    try {
+      const summary = await eventually(
+        'a summary during steady traffic',
+        async () => {
+          const latest = await store.latest('social-listening');
+          return latest?.eventIds.some((id) => id.startsWith('steady-')) ? latest : undefined;
+        },
+        30_000,
+      );
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(9_000);
+      expect(elapsed).toBeLessThan(16_000);
+      expect(summary.eventIds.length).toBeGreaterThan(10);
+    } finally {
+      clearInterval(timer);
+    }
+  });
 });
