@@ -137,10 +137,14 @@ export function isImmaterial(previous: Digest, current: Digest, thresholdPct: nu
  * Every rung below the primary is labelled in the result (model, degraded, reason).
  */
 export class Summarizer {
-  private readonly cache: ReplyCache<CachedReply>;
+  private readonly cache: ReplyCache<CachedReply | { failed: string }>;
 
   constructor(private readonly deps: SummarizerDeps) {
-    this.cache = new ReplyCache<CachedReply>(deps.redis, deps.keyPrefix, deps.llm.cacheTtlSeconds);
+    this.cache = new ReplyCache<CachedReply | { failed: string }>(
+      deps.redis,
+      deps.keyPrefix,
+      deps.llm.cacheTtlSeconds,
+    );
   }
 
   private digestKey(dashboardId: string): string {
@@ -237,60 +241,50 @@ export class Summarizer {
       maxOutputTokens: llm.maxOutputTokens,
     });
     const cached = await this.cache.get(key);
-    if (cached) return { ok: true, reply: cached, shared: true };
+    if (cached && 'content' in cached) return { ok: true, reply: cached, shared: true };
 
     const over = await this.overBudget(model, enriched);
     if (over) return { ok: false, reason: over };
 
-    let failure: string | null = null;
     const { value, shared } = await this.cache.singleFlight(
       key,
       async () => {
-        const first = await this.guardedCall(model, primary, enriched, null, attempt);
-        if (!('reply' in first)) {
-          failure = first.reason;
-          return {
-            value: {
-              content: { headline: '-', insights: [], anomalies: [], recommendations: [] },
-              model,
-              usage: zeroUsage(),
-            },
-            cacheable: false,
-          };
-        }
-        let reply = first.reply;
-        let usage = reply.usage;
-        if (reply.problem) {
-          // A bad reply is a strategy problem, not a transient one: one repair attempt with a stricter prompt.
-          const repair = await this.guardedCall(
-            model,
-            primary,
-            enriched,
-            STRICTER(reply.problem.detail),
-            attempt,
-          );
-          if (!('reply' in repair)) {
-            failure = repair.reason;
-          } else {
-            usage = addUsage(usage, repair.reply.usage);
-            reply = repair.reply;
-            if (reply.problem) failure = `${reply.problem.kind} reply after repair: ${reply.problem.detail}`;
-          }
-        }
-        const ok = failure === null && reply.content !== null;
-        return {
-          value: {
-            content: reply.content ?? { headline: '-', insights: [], anomalies: [], recommendations: [] },
-            model: reply.model,
-            usage,
-          },
-          cacheable: ok,
-        };
+        const outcome = await this.callWithRepair(model, primary, enriched, attempt);
+        // Only good replies are cached; a failure lets the next waiter try for itself.
+        return { value: outcome, cacheable: 'content' in outcome };
       },
       { lockMs: llm.timeoutMs * 2 + 5_000, signal: attempt.signal },
     );
-    if (failure !== null) return { ok: false, reason: failure };
-    return { ok: true, reply: value, shared };
+    return 'content' in value ? { ok: true, reply: value, shared } : { ok: false, reason: value.failed };
+  }
+
+  /** A call, and when its reply is unusable, one repair call with a stricter prompt (a changed strategy, not a retry). */
+  private async callWithRepair(
+    model: string,
+    primary: boolean,
+    enriched: EnrichedDashboard,
+    attempt: AttemptInfo,
+  ): Promise<CachedReply | { failed: string }> {
+    const first = await this.guardedCall(model, primary, enriched, null, attempt);
+    if (!('reply' in first)) return { failed: first.reason };
+    let reply = first.reply;
+    let usage = reply.usage;
+    if (reply.problem) {
+      const repair = await this.guardedCall(
+        model,
+        primary,
+        enriched,
+        STRICTER(reply.problem.detail),
+        attempt,
+      );
+      if (!('reply' in repair)) return { failed: repair.reason };
+      usage = addUsage(usage, repair.reply.usage);
+      reply = repair.reply;
+      if (reply.problem)
+        return { failed: `${reply.problem.kind} reply after repair: ${reply.problem.detail}` };
+    }
+    if (!reply.content) return { failed: 'empty reply' };
+    return { content: reply.content, model: reply.model, usage };
   }
 
   private async overBudget(model: string, enriched: EnrichedDashboard): Promise<string | null> {
@@ -385,10 +379,6 @@ export class Summarizer {
       throw new RetryLater(reason, delayMs);
     return { reason: primary ? `${reason} (gave up after ${attempt.attempt} attempts)` : reason };
   }
-}
-
-function zeroUsage(): TokenUsage {
-  return { promptTokens: 0, cachedTokens: 0, completionTokens: 0 };
 }
 
 function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
