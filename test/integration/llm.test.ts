@@ -243,6 +243,60 @@ describe('bad replies change the strategy', () => {
   });
 });
 
+describe('untrusted data', () => {
+  it('never serves a reply that carries a link or repeats the system prompt, whatever the data asked for', async () => {
+    const [worker] = twoWorkers(llmConfig());
+    const link = {
+      headline: 'See https://evil.example/x for details',
+      insights: [],
+      anomalies: [],
+      recommendations: [],
+    };
+    server.enqueue({ kind: 'reply', content: link }, { kind: 'reply', content: link });
+    const result = resultOf(await worker.summarize(enriched(1000), lastAttempt()));
+    expect(result).toMatchObject({ model: 'gpt-4o-mini', degraded: true });
+    expect(result.degradedReason).toMatch(/gpt-4o: unsafe reply after repair: contains a link/);
+    expect(JSON.stringify(result.content)).not.toMatch(/https?:/);
+
+    const prompt = await import('../../src/llm/prompt');
+    const system = prompt.loadPrompt('prompts').system;
+    const leak = { headline: system.slice(0, 180), insights: [], anomalies: [], recommendations: [] };
+    server.enqueue({ kind: 'reply', content: leak }, { kind: 'reply', content: leak });
+    const leaked = resultOf(await worker.summarize(enriched(1700), lastAttempt()));
+    expect(leaked.degradedReason).toMatch(/repeats the system prompt/);
+  });
+});
+
+describe('budgets', () => {
+  it('degrades instead of spending past the daily budget of a dashboard', async () => {
+    // Budget: 1.2 × the worst-case estimate of one call (prompt + max output tokens at gpt-4o prices). The first
+    // call fits; after it has spent its real cost (a third of the estimate or more), the next estimate does not.
+    const { buildMessages, loadPrompt } = await import('../../src/llm/prompt');
+    const { estimateTokens } = await import('../../src/pipeline/enrich');
+    const promptTokens = estimateTokens(
+      buildMessages(loadPrompt('prompts'), enriched(1000), null)
+        .map((m) => m.content)
+        .join('\n'),
+    );
+    const worstCase = (promptTokens * 2.5 + 800 * 10) / 1e6;
+    const budget = (worstCase * 1.2).toFixed(6);
+    const [worker] = twoWorkers(
+      llmConfig({
+        PRECIS_BUDGET_DASHBOARD_DAILY_USD: budget,
+        PRECIS_LLM_FALLBACK_MODEL: 'none',
+        PRECIS_LLM_MAX_OUTPUT_TOKENS: '800',
+      }),
+    );
+    expect(resultOf(await worker.summarize(enriched(1000), lastAttempt())).model).toBe('gpt-4o');
+    const second = resultOf(await worker.summarize(enriched(1600), lastAttempt()));
+    expect(second).toMatchObject({ model: 'precis-local-extractive-v1', degraded: true });
+    expect(second.degradedReason).toContain(
+      `daily budget of ${Number(budget)} USD for this dashboard reached`,
+    );
+    expect(server.requests).toHaveLength(1);
+  });
+});
+
 describe('retry ownership', () => {
   it('turns a transient failure of the primary into a Temporal retry carrying Retry-After', async () => {
     const [worker] = twoWorkers(llmConfig());
