@@ -32,6 +32,8 @@ export const summarySchema = z.object({
   degradedReason: z.string().nullable(),
   usage: z.object({
     promptTokens: z.number().int().min(0),
+    /** Prompt tokens the provider served from its prompt cache (billed at the cached rate). */
+    cachedTokens: z.number().int().min(0).optional(),
     completionTokens: z.number().int().min(0),
     costUsd: z.number().min(0),
   }),

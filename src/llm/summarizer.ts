@@ -203,6 +203,7 @@ export class Summarizer {
             ? { promptTokens: 0, completionTokens: 0, costUsd: 0 }
             : {
                 promptTokens: reply.usage.promptTokens,
+                cachedTokens: reply.usage.cachedTokens,
                 completionTokens: reply.usage.completionTokens,
                 costUsd: costUsd(this.deps.prices, reply.model, reply.usage) ?? 0,
               },
