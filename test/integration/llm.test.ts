@@ -13,6 +13,7 @@ import type { SummaryDraft } from '../../src/domain/summary';
 import { dashboardWorkflowId, signalDashboard } from '../../src/ingest/starter';
 import { CircuitBreaker } from '../../src/llm/breaker';
 import { CostLedger } from '../../src/llm/cost';
+import { buildMessages, loadPrompt } from '../../src/llm/prompt';
 import {
   type AttemptInfo,
   RetryLater,
@@ -20,7 +21,7 @@ import {
   type Summarizer,
 } from '../../src/llm/summarizer';
 import { cleanDashboard } from '../../src/pipeline/clean';
-import { enrichDashboard } from '../../src/pipeline/enrich';
+import { enrichDashboard, estimateTokens } from '../../src/pipeline/enrich';
 import type { EnrichedDashboard } from '../../src/pipeline/types';
 import type { Service } from '../../src/process';
 import { SummaryStore } from '../../src/store/summaries';
@@ -258,8 +259,7 @@ describe('untrusted data', () => {
     expect(result.degradedReason).toMatch(/gpt-4o: unsafe reply after repair: contains a link/);
     expect(JSON.stringify(result.content)).not.toMatch(/https?:/);
 
-    const prompt = await import('../../src/llm/prompt');
-    const system = prompt.loadPrompt('prompts').system;
+    const system = loadPrompt('prompts').system;
     const leak = { headline: system.slice(0, 180), insights: [], anomalies: [], recommendations: [] };
     server.enqueue({ kind: 'reply', content: leak }, { kind: 'reply', content: leak });
     const leaked = resultOf(await worker.summarize(enriched(1700), lastAttempt()));
@@ -271,8 +271,6 @@ describe('budgets', () => {
   it('degrades instead of spending past the daily budget of a dashboard', async () => {
     // Budget: 1.2 × the worst-case estimate of one call (prompt + max output tokens at gpt-4o prices). The first
     // call fits; after it has spent its real cost (a third of the estimate or more), the next estimate does not.
-    const { buildMessages, loadPrompt } = await import('../../src/llm/prompt');
-    const { estimateTokens } = await import('../../src/pipeline/enrich');
     const promptTokens = estimateTokens(
       buildMessages(loadPrompt('prompts'), enriched(1000), null)
         .map((m) => m.content)
