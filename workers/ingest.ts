@@ -7,11 +7,9 @@ import type { Config } from '../src/config';
 import { DashboardRegistry } from '../src/domain/registry';
 import { IngestConsumer } from '../src/ingest/consumer';
 import { EventDeduper } from '../src/ingest/dedupe';
+import { createIngestMetrics, serveMetrics } from '../src/ingest/metrics';
 import type { Logger } from '../src/log';
 import { runMain, type Service } from '../src/process';
-
-/** How long a handed-over event id is remembered: longer than any redelivery or replay we expect. */
-const DEDUPE_TTL_S = 7 * 86_400;
 
 export async function buildIngestWorker(config: Config, logger: Logger): Promise<Service> {
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
@@ -19,13 +17,25 @@ export async function buildIngestWorker(config: Config, logger: Logger): Promise
   await ensureTopics(kafka, config);
   const { connection, client } = await connectTemporal(config);
   const redis = createRedis(config);
-  const deduper = new EventDeduper(redis, config.redis.keyPrefix, DEDUPE_TTL_S);
+  const deduper = new EventDeduper(redis, config.redis.keyPrefix, config.ingest.dedupeTtlSeconds);
   const consumer = new IngestConsumer({ kafka, temporal: client, registry, deduper, config, logger });
   await consumer.start();
+  const metrics = createIngestMetrics({
+    kafka,
+    groupId: config.kafka.groupId,
+    topic: config.kafka.eventsTopic,
+    stats: () => consumer.stats,
+  });
+  const metricsServer =
+    config.ingest.metricsPort > 0
+      ? await serveMetrics(metrics.registry, config.ingest.metricsHost, config.ingest.metricsPort)
+      : null;
   logger.info({ topic: config.kafka.eventsTopic, group: config.kafka.groupId }, 'ingest consumer running');
   return {
     close: async () => {
+      metricsServer?.close();
       await consumer.stop();
+      await metrics.close();
       await connection.close();
       redis.disconnect();
     },

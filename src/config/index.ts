@@ -30,6 +30,37 @@ const namedUrls = z
   })
   .pipe(z.record(z.string().min(1), z.string().url()));
 
+/** PRECIS_API_KEYS: only hashes are configured, so a leaked config file does not leak working keys. */
+export const API_SCOPES = ['read', 'refresh', 'metrics'] as const;
+const apiKeys = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {"id","sha256","scopes"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z
+      .array(
+        z
+          .object({
+            id: z
+              .string()
+              .regex(/^[A-Za-z0-9._-]{1,64}$/, 'id must be 1-64 letters, digits, ".", "_" or "-"'),
+            sha256: z
+              .string()
+              .regex(/^[0-9a-fA-F]{64}$/, 'sha256 must be 64 hex digits')
+              .transform((hex) => hex.toLowerCase()),
+            scopes: z.array(z.enum(API_SCOPES)).min(1),
+          })
+          .strict(),
+      )
+      .refine((keys) => new Set(keys.map((key) => key.id)).size === keys.length, 'key ids must be unique'),
+  );
+
 const port = z.coerce.number().int().min(0).max(65535);
 const millis = z.coerce.number().int().min(0);
 
@@ -89,6 +120,50 @@ export const configSchema = z.object({
     host: z.string().min(1).default('127.0.0.1'),
     /** PRECIS_API_PORT. Default 8080. */
     port: port.default(8080),
+    /**
+     * PRECIS_API_AUTH: `enabled` or `disabled`. Enabled with no PRECIS_API_KEYS, the API refuses to start, so an
+     * open API is always a deliberate choice. Default `enabled`.
+     */
+    auth: z.enum(['enabled', 'disabled']).default('enabled'),
+    /** PRECIS_API_KEYS: JSON array of `{"id","sha256","scopes"}`; only the SHA-256 (hex) of each key is kept. */
+    keys: apiKeys.default([]),
+    /** PRECIS_API_METRICS_AUTH: `open`, or `key` to require a key with the `metrics` scope. Default `open`. */
+    metricsAuth: z.enum(['open', 'key']).default('open'),
+    /** PRECIS_API_RATE_LIMIT_RPM: requests per minute per API key, shared by every API process. Default 600. */
+    rateLimitPerMinute: z.coerce.number().int().min(1).default(600),
+    /** PRECIS_API_BODY_LIMIT_BYTES: largest request body accepted. Default 16384. */
+    bodyLimitBytes: z.coerce
+      .number()
+      .int()
+      .min(256)
+      .max(16 * 1024 * 1024)
+      .default(16 * 1024),
+    /** PRECIS_API_CORS_ORIGINS: comma-separated origins allowed to call the API from a browser. Default none. */
+    corsOrigins: optionalCsv.pipe(z.array(z.string().url())).default([]),
+    /** PRECIS_API_STALE_AFTER_MS: a summary last checked longer ago than this is served with `stale: true`. */
+    staleAfterMs: millis.default(3_600_000),
+    /** PRECIS_API_CACHE_MAX_AGE_S: `max-age` of summary responses (clients revalidate with the ETag after). */
+    cacheMaxAgeSeconds: z.coerce.number().int().min(0).max(3600).default(5),
+    /** PRECIS_API_SUMMARY_CACHE_MS: how long a process serves a rendered summary from memory. Default 1000. */
+    summaryCacheMs: millis.default(1000),
+    /** PRECIS_API_SSE_HEARTBEAT_MS: comment lines that keep idle streams open through proxies. Default 15000. */
+    sseHeartbeatMs: z.coerce.number().int().min(100).default(15_000),
+    /** PRECIS_API_SSE_MAX_CLIENTS: concurrent streams per process; more are answered 503. Default 1000. */
+    sseMaxClients: z.coerce.number().int().min(1).default(1000),
+    /** PRECIS_API_DEPENDENCY_TIMEOUT_MS: longest wait on Temporal or Kafka, and per readiness check. */
+    dependencyTimeoutMs: z.coerce.number().int().min(50).default(2000),
+  }),
+  ingest: z.object({
+    /** PRECIS_INGEST_METRICS_PORT: where the ingest process serves GET /metrics (0 = off). Default 9464. */
+    metricsPort: port.default(9464),
+    /** PRECIS_INGEST_METRICS_HOST. Default `127.0.0.1`. */
+    metricsHost: z.string().min(1).default('127.0.0.1'),
+    /** PRECIS_DEDUPE_TTL_S: how long a handed-over event id is remembered to drop redeliveries. Default 7 days. */
+    dedupeTtlSeconds: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .default(7 * 86_400),
   }),
   sources: z.object({
     /** PRECIS_HTTP_ALLOWED_HOSTS: hosts `http` sources may call (exact names or `*.example.com`). Default none. */
@@ -188,6 +263,18 @@ const ENV_FIELDS = {
   PRECIS_TOKEN_BUDGET: ['pipeline', 'tokenBudget'],
   PRECIS_API_HOST: ['api', 'host'],
   PRECIS_API_PORT: ['api', 'port'],
+  PRECIS_API_AUTH: ['api', 'auth'],
+  PRECIS_API_KEYS: ['api', 'keys'],
+  PRECIS_API_METRICS_AUTH: ['api', 'metricsAuth'],
+  PRECIS_API_RATE_LIMIT_RPM: ['api', 'rateLimitPerMinute'],
+  PRECIS_API_BODY_LIMIT_BYTES: ['api', 'bodyLimitBytes'],
+  PRECIS_API_CORS_ORIGINS: ['api', 'corsOrigins'],
+  PRECIS_API_STALE_AFTER_MS: ['api', 'staleAfterMs'],
+  PRECIS_API_CACHE_MAX_AGE_S: ['api', 'cacheMaxAgeSeconds'],
+  PRECIS_API_SUMMARY_CACHE_MS: ['api', 'summaryCacheMs'],
+  PRECIS_API_SSE_HEARTBEAT_MS: ['api', 'sseHeartbeatMs'],
+  PRECIS_API_SSE_MAX_CLIENTS: ['api', 'sseMaxClients'],
+  PRECIS_API_DEPENDENCY_TIMEOUT_MS: ['api', 'dependencyTimeoutMs'],
   PRECIS_HTTP_ALLOWED_HOSTS: ['sources', 'httpAllowedHosts'],
   PRECIS_HTTP_ALLOWED_NETWORKS: ['sources', 'httpAllowedNetworks'],
   PRECIS_PROMETHEUS_URL: ['sources', 'prometheusUrl'],
@@ -217,6 +304,9 @@ const ENV_FIELDS = {
   PRECIS_BREAKER_MIN_REQUESTS: ['llm', 'breakerMinimumRequests'],
   PRECIS_BREAKER_FAILURE_RATE: ['llm', 'breakerFailureRate'],
   PRECIS_BREAKER_COOLDOWN_MS: ['llm', 'breakerCooldownMs'],
+  PRECIS_INGEST_METRICS_PORT: ['ingest', 'metricsPort'],
+  PRECIS_INGEST_METRICS_HOST: ['ingest', 'metricsHost'],
+  PRECIS_DEDUPE_TTL_S: ['ingest', 'dedupeTtlSeconds'],
   PRECIS_DASHBOARDS_DIR: ['dashboardsDir'],
   PRECIS_LOG_LEVEL: ['logLevel'],
 } as const satisfies Record<string, readonly string[]>;
@@ -235,6 +325,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     api: {},
     sources: {},
     llm: {},
+    ingest: {},
   };
   for (const [variable, path] of Object.entries(ENV_FIELDS)) {
     const value = env[variable];

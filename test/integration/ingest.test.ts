@@ -19,6 +19,7 @@ import type { Config } from '../../src/config';
 import { DashboardRegistry } from '../../src/domain/registry';
 import { DLQ_HEADERS, IngestConsumer } from '../../src/ingest/consumer';
 import { EventDeduper } from '../../src/ingest/dedupe';
+import { createIngestMetrics } from '../../src/ingest/metrics';
 import type { Service } from '../../src/process';
 import { SummaryStore } from '../../src/store/summaries';
 import { buildLlmWorker } from '../../workers/llm';
@@ -321,6 +322,22 @@ describe('ingestion', () => {
     for (const [i, { id, e }] of round1.entries()) await finalSummaryReflects(id, e.eventId, 8000 + i);
     expect(a.stats.consumed).toBeGreaterThan(0);
     expect(b.stats.consumed).toBeGreaterThan(0);
+
+    // The survivor's metrics: what it consumed, its coalescing and the group's lag (0 once all is committed).
+    const metrics = createIngestMetrics({
+      kafka,
+      groupId: config.kafka.groupId,
+      topic: config.kafka.eventsTopic,
+      stats: () => b.stats,
+    });
+    const text = await eventually('zero lag', async () => {
+      const body = await metrics.registry.metrics();
+      return /precis_ingest_consumer_lag\{partition="\d+"\} [1-9]/.test(body) ? undefined : body;
+    });
+    await metrics.close();
+    expect(text).toContain(`precis_ingest_messages_consumed_total ${b.stats.consumed}`);
+    expect(text).toMatch(/precis_ingest_coalescing_ratio \d/);
+    expect(text).toMatch(/precis_ingest_consumer_lag\{partition="0"\} 0/);
 
     await stopConsumer(a);
     const round2 = DASHBOARDS.map((id, i) => ({ id, e: event(id, 9000 + i) }));

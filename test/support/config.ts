@@ -17,6 +17,7 @@ export function isolatedConfig(env: NodeJS.ProcessEnv = {}): Config & { runId: s
     PRECIS_REDIS_PREFIX: `precis-test:${runId}:`,
     PRECIS_TASK_QUEUE: `${runId}-pipeline`,
     PRECIS_LLM_TASK_QUEUE: `${runId}-llm`,
+    PRECIS_INGEST_METRICS_PORT: '0',
     PRECIS_WORKFLOW_ID_PREFIX: `${runId}-dashboard-`,
     PRECIS_LOG_LEVEL: 'warn',
     ...env,

@@ -1,0 +1,106 @@
+import { createServer, type Server } from 'node:http';
+import type { Kafka } from 'kafkajs';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { IngestStats } from './consumer';
+
+/**
+ * The ingest process's Prometheus metrics, read from the consumer's counters and, for lag, from the broker at
+ * scrape time (log-end offset minus the group's committed offset, per partition).
+ */
+export function createIngestMetrics(options: {
+  kafka: Kafka;
+  groupId: string;
+  topic: string;
+  stats: () => IngestStats;
+}): { registry: Registry; close: () => Promise<void> } {
+  const registry = new Registry();
+  const counter = (name: string, help: string, pick: (s: IngestStats) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(pick(options.stats()));
+      },
+    });
+  counter('precis_ingest_messages_consumed_total', 'Messages read from the events topic.', (s) => s.consumed);
+  counter(
+    'precis_ingest_messages_dead_lettered_total',
+    'Invalid messages sent to the dead-letter topic.',
+    (s) => s.deadLettered,
+  );
+  counter('precis_ingest_duplicates_total', 'Redelivered events dropped.', (s) => s.duplicates);
+  counter(
+    'precis_ingest_temporal_calls_total',
+    'Signal-with-start calls Temporal accepted.',
+    (s) => s.temporalCalls,
+  );
+  counter(
+    'precis_ingest_temporal_failures_total',
+    'Signal-with-start calls that failed and were retried.',
+    (s) => s.temporalFailures,
+  );
+  new Gauge({
+    name: 'precis_ingest_coalescing_ratio',
+    help: 'Valid events per Temporal call since start (first-level coalescing).',
+    registers: [registry],
+    collect() {
+      const s = options.stats();
+      const valid = s.consumed - s.deadLettered - s.duplicates;
+      this.set(s.temporalCalls === 0 ? 0 : valid / s.temporalCalls);
+    },
+  });
+  new Gauge({
+    name: 'precis_ingest_paused_partitions',
+    help: 'Partitions paused because Temporal is unreachable.',
+    registers: [registry],
+    collect() {
+      this.set(options.stats().pausedPartitions);
+    },
+  });
+  const admin = options.kafka.admin();
+  let connected: Promise<void> | null = null;
+  new Gauge({
+    name: 'precis_ingest_consumer_lag',
+    help: 'Messages not yet committed by the consumer group, per partition.',
+    labelNames: ['partition'],
+    registers: [registry],
+    async collect() {
+      connected ??= admin.connect();
+      await connected;
+      const [ends, [committed]] = await Promise.all([
+        admin.fetchTopicOffsets(options.topic),
+        admin.fetchOffsets({ groupId: options.groupId, topics: [options.topic] }),
+      ]);
+      this.reset();
+      for (const end of ends) {
+        const done = committed?.partitions.find((p) => p.partition === end.partition);
+        const position = Math.max(0, Number(done?.offset ?? 0));
+        this.set({ partition: String(end.partition) }, Math.max(0, Number(end.high) - position));
+      }
+    },
+  });
+  return {
+    registry,
+    close: async () => {
+      if (connected) await admin.disconnect();
+    },
+  };
+}
+
+/** Serves GET /metrics on its own port (the ingest process has no other HTTP surface). */
+export async function serveMetrics(registry: Registry, host: string, port: number): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.url !== '/metrics') {
+      response.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => response.writeHead(503).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  return server;
+}
