@@ -10,9 +10,9 @@ import type { Redis } from 'ioredis';
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
 import { buildApp } from '../../api/app';
+import { type ApiResources, createApiDeps } from '../../api/deps';
 import { createKafka, createProducer, createRedis, ensureTopics } from '../../src/clients';
 import { SUMMARY_VERSION_HEADER } from '../../src/delivery/publisher';
-import { DashboardRegistry } from '../../src/domain/registry';
 import type { Summary } from '../../src/domain/summary';
 import { DLQ_HEADERS } from '../../src/ingest/consumer';
 import type { Service } from '../../src/process';
@@ -23,14 +23,15 @@ import { buildPipelineWorker } from '../../workers/pipeline';
 import { eventually, isolatedConfig } from '../support/config';
 import { deleteKeysWithPrefix } from '../support/redis';
 
-const config = isolatedConfig();
+// The read API's auth has its own tests; here the pipeline is under test.
+const config = isolatedConfig({ PRECIS_API_AUTH: 'disabled' });
 const logger = pino({ level: 'error' });
-const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
 
 let kafka: Kafka;
 let producer: Producer;
 let redis: Redis;
 let app: FastifyInstance;
+let api: ApiResources;
 let temporal: { connection: Connection; client: Client };
 const services: Service[] = [];
 
@@ -40,8 +41,8 @@ beforeAll(async () => {
   producer = createProducer(kafka);
   await producer.connect();
   redis = createRedis(config);
-  const store = new SummaryStore(redis, config.redis.keyPrefix, config.redis.summaryHistory);
-  app = buildApp({ config, registry, store, redis });
+  api = createApiDeps(config, logger);
+  app = buildApp(api.deps);
   const connection = await Connection.connect({ address: config.temporal.address });
   temporal = { connection, client: new Client({ connection, namespace: config.temporal.namespace }) };
   services.push(
@@ -55,6 +56,7 @@ afterAll(async () => {
   for (const service of services.reverse()) await service.close();
   await producer?.disconnect();
   await app?.close();
+  await api?.close();
   await temporal?.connection.close();
   if (redis) {
     await deleteKeysWithPrefix(redis, config.redis.keyPrefix);
