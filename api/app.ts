@@ -1,123 +1,171 @@
+import { STATUS_CODES } from 'node:http';
+import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import type { Redis } from 'ioredis';
-import type { Config } from '../src/config';
-import { idSchema } from '../src/domain/event';
-import type { DashboardRegistry } from '../src/domain/registry';
-import type { Logger } from '../src/log';
-import type { SummaryStore } from '../src/store/summaries';
-import { HttpProblem } from './problem';
+import type { ApiContext, AppDeps } from './context';
+import { ApiMetrics } from './metrics';
+import { apiOperations } from './operations';
+import { DEPENDENCY_RETRY_AFTER_S, HttpProblem, sendProblem } from './problem';
+import { RateLimiter } from './rate-limit';
+import { Readiness } from './readiness';
+import { RefreshPublisher } from './refresh-publisher';
+import { registerDashboardRoutes } from './routes/dashboards';
+import { registerOperationRoutes } from './routes/operations';
+import { registerStreamRoutes } from './routes/stream';
+import { registerWorkflowRoutes } from './routes/workflows';
+import { assertAuthConfigured, registerSecurity } from './security';
+import { SummaryStreams } from './streams';
+import { SummaryFeed } from './summary-feed';
+import { renderSettings } from './summary-render';
+import { SummaryViews } from './summary-views';
+import { DependencyTimeoutError } from './timeout';
+import { boundedTemporalCall } from './workflow-status';
 
-export interface AppDeps {
-  config: Config;
-  registry: DashboardRegistry;
-  store: SummaryStore;
-  redis: Redis;
-  logger?: Logger;
-}
-
-function dashboardIdParam(params: unknown): string {
-  const id = (params as { id?: unknown }).id;
-  const parsed = idSchema.safeParse(id);
-  if (!parsed.success)
-    throw new HttpProblem(400, 'Invalid dashboard id', `id: ${parsed.error.issues[0]?.message}`);
-  return parsed.data;
-}
+export type { AppDeps } from './context';
 
 /** Redis (or another engine) unreachable: the client's error names, not our bugs. */
 function isDependencyError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
+    error instanceof DependencyTimeoutError ||
     error.name === 'MaxRetriesPerRequestError' ||
     /ECONNREFUSED|ECONNRESET|ETIMEDOUT|Connection is closed|Stream isn't writeable/.test(error.message)
   );
 }
 
-/** Builds the read API without listening, so tests drive it with `inject` and api/server.ts owns the socket. */
+function toProblem(error: unknown): HttpProblem {
+  if (error instanceof HttpProblem) return error;
+  // Fastify's own client errors (bad JSON, body too large, bad content type) carry a 4xx statusCode and a
+  // message written for clients; anything else is ours and stays in the log.
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new HttpProblem(status, STATUS_CODES[status] ?? 'Bad request', (error as Error).message);
+  }
+  if (isDependencyError(error)) {
+    return new HttpProblem(503, 'Service unavailable', 'a dependency is not reachable; try again shortly', {
+      retryAfterSeconds: DEPENDENCY_RETRY_AFTER_S,
+    });
+  }
+  return new HttpProblem(500, 'Internal error', 'the request could not be completed');
+}
+
+/**
+ * Builds the API without listening, so tests drive it with `inject` and api/server.ts owns the socket. Throws
+ * when auth is enabled without keys (see assertAuthConfigured).
+ */
 export function buildApp(deps: AppDeps): FastifyInstance {
+  const { config } = deps;
+  assertAuthConfigured(config);
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger | undefined,
     // Per-request log lines would cost more than serving a cached summary; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 64 * 1024,
+    bodyLimit: config.api.bodyLimitBytes,
+    // Dashboard ids may be 128 characters and workflow ids add a prefix; Fastify's default cap is 100.
+    routerOptions: { maxParamLength: 600 },
+    // A malformed URL (bad percent-encoding) is the client's mistake: a 400 problem, like any other.
+    frameworkErrors: (error, request, reply) => {
+      sendProblem(reply, new HttpProblem(400, 'Bad request', error.message), request.url);
+    },
   });
+
+  const metrics = new ApiMetrics();
+  const render = renderSettings(config);
+  const views = new SummaryViews(deps.store, render, config.api.summaryCacheMs);
+  const streams = new SummaryStreams(
+    deps.store,
+    views,
+    render,
+    {
+      heartbeatMs: config.api.sseHeartbeatMs,
+      maxClients: config.api.sseMaxClients,
+      historyLength: config.redis.summaryHistory,
+    },
+    metrics,
+    deps.logger,
+  );
+  const feed = new SummaryFeed(deps.subscriber, deps.store, deps.registry, deps.logger);
+  feed.add({ summary: (dashboardId) => views.evict(dashboardId), resync: () => views.clear() });
+  feed.add(streams);
+  const timeoutMs = config.api.dependencyTimeoutMs;
+  const context: ApiContext = {
+    deps,
+    operations: new Map(
+      apiOperations({ metricsScope: config.api.metricsAuth === 'key' ? 'metrics' : undefined }).map(
+        (operation) => [operation.operationId, operation],
+      ),
+    ),
+    render,
+    views,
+    streams,
+    publisher: new RefreshPublisher(deps.producer, config.kafka.eventsTopic, timeoutMs),
+    readiness: new Readiness(
+      {
+        redis: () => deps.redis.ping(),
+        temporal: () =>
+          boundedTemporalCall(deps.temporal, timeoutMs, () =>
+            deps.temporal.workflowService.getSystemInfo({}),
+          ),
+        kafka: async () => {
+          await deps.kafkaAdmin.connect();
+          return deps.kafkaAdmin.describeCluster();
+        },
+      },
+      timeoutMs,
+    ),
+    metrics,
+  };
 
   app.setErrorHandler((error, request, reply) => {
-    // Fastify's own client errors (bad JSON, body too large) carry a 4xx statusCode; anything else is ours.
-    const clientStatus =
-      error instanceof HttpProblem ? undefined : (error as { statusCode?: number }).statusCode;
-    const problem =
-      error instanceof HttpProblem
-        ? error
-        : clientStatus !== undefined && clientStatus >= 400 && clientStatus < 500
-          ? new HttpProblem(clientStatus, 'Bad request', (error as Error).message)
-          : isDependencyError(error)
-            ? new HttpProblem(503, 'Service unavailable', 'a dependency is not reachable; try again shortly')
-            : new HttpProblem(500, 'Internal error', 'the request could not be completed');
-    if (problem.status >= 500) {
+    const problem = toProblem(error);
+    if (problem.status >= 500 && !(error instanceof HttpProblem))
       request.log.error({ err: error }, 'request failed');
-      reply.header('retry-after', '5');
-    }
-    reply.status(problem.status).type('application/problem+json').send(problem.toProblem(request.url));
+    sendProblem(reply, problem, request.url);
   });
   app.setNotFoundHandler((request, reply) => {
-    reply
-      .status(404)
-      .type('application/problem+json')
-      .send(
-        new HttpProblem(404, 'Not found', `no route ${request.method} ${request.url}`).toProblem(request.url),
-      );
-  });
-
-  app.get('/healthz', async () => ({ status: 'ok' }));
-
-  app.get('/readyz', async () => {
-    try {
-      await deps.redis.ping();
-      return { status: 'ready' };
-    } catch {
-      throw new HttpProblem(503, 'Not ready', 'Redis is not reachable');
-    }
-  });
-
-  app.get('/v1/dashboards', async () => {
-    const dashboards = await Promise.all(
-      deps.registry.list().map(async (dashboard) => {
-        const latest = await deps.store.latest(dashboard.id);
-        return {
-          id: dashboard.id,
-          title: dashboard.title,
-          summary: latest && {
-            version: latest.version,
-            generatedAt: latest.generatedAt,
-            headline: latest.headline,
-          },
-        };
-      }),
+    sendProblem(
+      reply,
+      new HttpProblem(404, 'Not found', `no route ${request.method} ${request.url}`),
+      request.url,
     );
-    return { dashboards };
   });
-
-  app.get('/v1/dashboards/:id/summary', async (request) => {
-    const id = dashboardIdParam(request.params);
-    if (!deps.registry.get(id)) throw new HttpProblem(404, 'Unknown dashboard', `no dashboard "${id}"`);
-    const summary = await deps.store.latest(id);
-    if (!summary) throw new HttpProblem(404, 'No summary yet', `dashboard "${id}" has no summary yet`);
-    const runUrl = new URL(
-      `/namespaces/${encodeURIComponent(deps.config.temporal.namespace)}/workflows/${encodeURIComponent(summary.workflowId)}/${encodeURIComponent(summary.runId)}/history`,
-      deps.config.temporal.uiUrl,
-    ).toString();
-    const freshness = await deps.store.freshness(id, summary.version);
-    // A summary that still holds for newer data (unchanged or immaterial input) is as fresh as the last check.
-    const dataAsOf =
-      freshness && freshness.dataAsOf > summary.dataAsOf ? freshness.dataAsOf : summary.dataAsOf;
-    return {
-      ...summary,
-      dataAsOf,
-      checkedAt: freshness?.checkedAt ?? summary.generatedAt,
-      ...(freshness ? { reusedBecause: freshness.cause } : {}),
-      links: { temporalRun: runUrl },
-    };
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.observe(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+    done();
   });
+  app.addHook('onReady', () => feed.start());
+  // Streams never end by themselves: end them first, or closing would wait for every client to leave.
+  app.addHook('preClose', (done) => {
+    streams.closeAll();
+    done();
+  });
+  app.addHook('onClose', () => feed.stop());
 
+  if (config.api.corsOrigins.length > 0) {
+    app.register(cors, {
+      origin: config.api.corsOrigins,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['authorization', 'x-api-key', 'content-type', 'if-none-match', 'last-event-id'],
+      exposedHeaders: ['etag', 'location', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining'],
+      maxAge: 600,
+    });
+  }
+  // Registered after CORS, so that CORS headers are set even on the 401/403/429 these hooks answer.
+  app.register(async (api) => {
+    registerSecurity(
+      api,
+      config,
+      new RateLimiter(deps.redis, config.redis.keyPrefix, config.api.rateLimitPerMinute),
+      metrics,
+    );
+    registerDashboardRoutes(api, context);
+    registerStreamRoutes(api, context);
+    registerWorkflowRoutes(api, context);
+    registerOperationRoutes(api, context);
+  });
   return app;
 }

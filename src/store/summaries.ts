@@ -22,6 +22,40 @@ redis.call('PUBLISH', ARGV[6], doc)
 return {version, 1}
 `;
 
+/**
+ * A window of the history list, newest first, without reading the whole list. Every version `put` assigns is pushed
+ * once, so the list holds consecutive versions and the position of version v is head - v. KEYS: history.
+ * ARGV: before (only versions below it; 0 = no bound), after (only versions above it; 0 = none), limit.
+ */
+const HISTORY_WINDOW_SCRIPT = `
+local head = redis.call('LINDEX', KEYS[1], 0)
+if not head then return {} end
+local headVersion = tonumber(string.match(head, '^{"version":(%d+),'))
+local before, after, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local top = headVersion
+if before > 0 and before - 1 < top then top = before - 1 end
+local count = limit
+if top - after < count then count = top - after end
+if count <= 0 then return {} end
+local start = headVersion - top
+return redis.call('LRANGE', KEYS[1], start, start + count - 1)
+`;
+
+/** Every stored document starts with its version (see PUT_SCRIPT), so it can be read without parsing the rest. */
+const VERSION_PREFIX = /^\{"version":(\d+),/;
+
+/** The version of a stored summary document, or undefined if it is not one. */
+export function documentVersion(document: string): number | undefined {
+  const match = VERSION_PREFIX.exec(document);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/** A dashboard's latest stored summary and freshness record, as stored (JSON text), for callers that cache bytes. */
+export interface LatestDocuments {
+  summary: string | null;
+  freshness: string | null;
+}
+
 /** How long a retried store call can still be recognised as a repeat. Far longer than any retry schedule. */
 const APPLIED_MARKER_TTL_S = 7 * 24 * 3600;
 
@@ -54,6 +88,12 @@ declare module 'ioredis' {
       generatedAtMs: number,
       channel: string,
     ): Result<[number, number], Context>;
+    precisHistoryWindow(
+      history: string,
+      before: number,
+      after: number,
+      limit: number,
+    ): Result<string[], Context>;
   }
 }
 
@@ -65,6 +105,9 @@ export class SummaryStore {
   ) {
     if (typeof redis.precisPutSummary !== 'function') {
       redis.defineCommand('precisPutSummary', { numberOfKeys: 5, lua: PUT_SCRIPT });
+    }
+    if (typeof redis.precisHistoryWindow !== 'function') {
+      redis.defineCommand('precisHistoryWindow', { numberOfKeys: 1, lua: HISTORY_WINDOW_SCRIPT });
     }
   }
 
@@ -124,5 +167,39 @@ export class SummaryStore {
   async history(dashboardId: string, limit: number): Promise<Summary[]> {
     const raws = await this.redis.lrange(this.key(dashboardId, 'history'), 0, limit - 1);
     return raws.map((raw) => summarySchema.parse(JSON.parse(raw)));
+  }
+
+  /** Latest summary and freshness of each dashboard, in order, in one round trip (MGET). */
+  async latestDocuments(dashboardIds: readonly string[]): Promise<LatestDocuments[]> {
+    if (dashboardIds.length === 0) return [];
+    const keys = dashboardIds.flatMap((id) => [this.key(id, 'latest'), this.key(id, 'freshness')]);
+    const values = await this.redis.mget(keys);
+    return dashboardIds.map((_, index) => ({
+      summary: values[2 * index] ?? null,
+      freshness: values[2 * index + 1] ?? null,
+    }));
+  }
+
+  /**
+   * Stored summary documents, newest first: at most `limit`, only versions below `before` and above `after` when
+   * given. One atomic script that reads only the requested window of the history list.
+   */
+  async historyDocuments(
+    dashboardId: string,
+    window: { limit: number; before?: number; after?: number },
+  ): Promise<string[]> {
+    const before = window.before ?? 0;
+    const after = window.after ?? 0;
+    const documents = await this.redis.precisHistoryWindow(
+      this.key(dashboardId, 'history'),
+      before,
+      after,
+      window.limit,
+    );
+    // The script relies on consecutive versions; the filter keeps the bounds exact even if that ever broke.
+    return documents.filter((document) => {
+      const version = documentVersion(document);
+      return version !== undefined && (before === 0 || version < before) && version > after;
+    });
   }
 }

@@ -1,0 +1,70 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../src/config';
+import { ApiKeys, presentedKey } from './auth';
+import type { ApiMetrics } from './metrics';
+import { HttpProblem } from './problem';
+import type { RateLimiter } from './rate-limit';
+
+export class ApiAuthConfigError extends Error {
+  override readonly name = 'ApiAuthConfigError';
+}
+
+const CHALLENGE = 'Bearer realm="precis"';
+
+/**
+ * Refuses an API that would be open by accident: with auth enabled (the default) there must be at least one key.
+ * PRECIS_API_AUTH=disabled is the explicit way to run without keys (behind a gateway that authenticates).
+ */
+export function assertAuthConfigured(config: Config): void {
+  if (config.api.auth === 'enabled' && config.api.keys.length === 0) {
+    throw new ApiAuthConfigError(
+      'no API keys: set PRECIS_API_KEYS (JSON [{"id","sha256","scopes"}]) or PRECIS_API_AUTH=disabled',
+    );
+  }
+}
+
+/**
+ * Authentication, scope check and per-key rate limit of every route that names a scope, before anything else
+ * runs. Routes without a scope are open. With auth disabled there is no key to limit by, so no limit either.
+ */
+export function registerSecurity(
+  app: FastifyInstance,
+  config: Config,
+  limiter: RateLimiter,
+  metrics: ApiMetrics,
+): void {
+  if (config.api.auth === 'disabled') return;
+  const keys = new ApiKeys(config.api.keys);
+  const limit = String(config.api.rateLimitPerMinute);
+  app.addHook('onRequest', (request, reply, done) => {
+    const scope = request.routeOptions.config.scope;
+    if (scope === undefined) return done();
+    const presented = presentedKey(request.headers);
+    const principal = presented === undefined ? undefined : keys.verify(presented);
+    if (principal === undefined) {
+      return done(
+        new HttpProblem(401, 'Unauthorized', 'a valid API key is required (Authorization: Bearer <key>)', {
+          headers: {
+            'www-authenticate': presented === undefined ? CHALLENGE : `${CHALLENGE}, error="invalid_token"`,
+          },
+        }),
+      );
+    }
+    if (!principal.scopes.has(scope)) {
+      return done(new HttpProblem(403, 'Forbidden', `this API key lacks the "${scope}" scope`));
+    }
+    limiter.take(principal.id).then((decision) => {
+      if (decision.allowed) {
+        reply.header('ratelimit-limit', limit).header('ratelimit-remaining', String(decision.remaining));
+        return done();
+      }
+      metrics.rateLimited.inc();
+      const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+      done(
+        new HttpProblem(429, 'Too many requests', `rate limit of ${limit} requests per minute reached`, {
+          retryAfterSeconds: seconds,
+        }),
+      );
+    }, done);
+  });
+}

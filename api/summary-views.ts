@@ -1,0 +1,93 @@
+import type { SummaryStore } from '../src/store/summaries';
+import { type RenderedSummary, type RenderSettings, renderLatest } from './summary-render';
+
+interface Entry {
+  rendered: RenderedSummary | null;
+  expiresAt: number;
+}
+
+/**
+ * The rendered latest summary of each dashboard (JSON body and ETag), kept in memory for `ttlMs` so that a read
+ * costs no Redis round trip, no parsing and no serialization. A new summary evicts its dashboard at once through
+ * the shared pub/sub feed; the TTL bounds how late a freshness check (which announces nothing) shows, and is the
+ * safety net if an announcement is ever missed. Concurrent misses share one load.
+ */
+export class SummaryViews {
+  private readonly entries = new Map<string, Entry>();
+  private readonly loads = new Map<string, Promise<RenderedSummary | null>>();
+  /** Bumped by every eviction, so a load that started before one never caches what it read. */
+  private epoch = 0;
+
+  constructor(
+    private readonly store: SummaryStore,
+    private readonly settings: RenderSettings,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The cached rendering if it is still valid, else undefined (null = known to have no summary). */
+  peek(dashboardId: string): RenderedSummary | null | undefined {
+    const entry = this.entries.get(dashboardId);
+    if (entry === undefined) return undefined;
+    if (this.now() < entry.expiresAt) return entry.rendered;
+    this.entries.delete(dashboardId);
+    return undefined;
+  }
+
+  async get(dashboardId: string): Promise<RenderedSummary | null> {
+    const cached = this.peek(dashboardId);
+    if (cached !== undefined) return cached;
+    let load = this.loads.get(dashboardId);
+    if (load === undefined) {
+      load = this.load([dashboardId]).then(([rendered]) => rendered ?? null);
+      this.loads.set(dashboardId, load);
+      const forget = (): void => {
+        if (this.loads.get(dashboardId) === load) this.loads.delete(dashboardId);
+      };
+      load.then(forget, forget);
+    }
+    return load;
+  }
+
+  /** Several dashboards at once: the cached ones from memory, the others in one MGET. */
+  async getMany(dashboardIds: readonly string[]): Promise<(RenderedSummary | null)[]> {
+    const result: (RenderedSummary | null | undefined)[] = dashboardIds.map((id) => this.peek(id));
+    const missing = dashboardIds.filter((_, index) => result[index] === undefined);
+    if (missing.length > 0) {
+      const loaded = await this.load(missing);
+      let next = 0;
+      for (let index = 0; index < result.length; index++) {
+        if (result[index] === undefined) result[index] = loaded[next++] ?? null;
+      }
+    }
+    return result.map((rendered) => rendered ?? null);
+  }
+
+  evict(dashboardId: string): void {
+    this.epoch++;
+    this.entries.delete(dashboardId);
+    this.loads.delete(dashboardId);
+  }
+
+  clear(): void {
+    this.epoch++;
+    this.entries.clear();
+    this.loads.clear();
+  }
+
+  private async load(dashboardIds: readonly string[]): Promise<(RenderedSummary | null)[]> {
+    const epoch = this.epoch;
+    const documents = await this.store.latestDocuments(dashboardIds);
+    const now = this.now();
+    const rendered = documents.map((docs) => renderLatest(docs, this.settings, now));
+    if (this.ttlMs > 0 && epoch === this.epoch) {
+      rendered.forEach((entry, index) => {
+        const id = dashboardIds[index];
+        if (id === undefined) return;
+        const expiresAt = Math.min(now + this.ttlMs, entry?.staleAt ?? Number.POSITIVE_INFINITY);
+        this.entries.set(id, { rendered: entry, expiresAt });
+      });
+    }
+    return rendered;
+  }
+}
