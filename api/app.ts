@@ -17,7 +17,7 @@ import { SummaryStreams } from './streams';
 import { SummaryFeed } from './summary-feed';
 import { renderSettings } from './summary-render';
 import { SummaryViews } from './summary-views';
-import { DependencyTimeoutError } from './timeout';
+import { DependencyTimeoutError, withTimeout } from './timeout';
 import { boundedTemporalCall } from './workflow-status';
 
 export type { AppDeps } from './context';
@@ -62,6 +62,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: config.api.bodyLimitBytes,
     // Dashboard ids may be 128 characters and workflow ids add a prefix; Fastify's default cap is 100.
     routerOptions: { maxParamLength: 600 },
+    // Only the documented routes: an implicit HEAD of the stream route would open a stream without a body.
+    exposeHeadRoutes: false,
     // A malformed URL (bad percent-encoding) is the client's mistake: a 400 problem, like any other.
     frameworkErrors: (error, request, reply) => {
       sendProblem(reply, new HttpProblem(400, 'Bad request', error.message), request.url);
@@ -137,7 +139,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     );
     done();
   });
-  app.addHook('onReady', () => feed.start());
+  // Bounded: with Redis down at start-up the API still listens (/healthz, /readyz say so); the subscription
+  // completes when Redis is back, and the feed then resynchronises the cache and the streams.
+  app.addHook('onReady', async () => {
+    const started = feed.start();
+    started.catch((error: unknown) => deps.logger?.error({ err: error }, 'summary feed failed to start'));
+    await withTimeout(started, timeoutMs, 'Redis').catch(() =>
+      deps.logger?.warn('summary feed not subscribed yet; summaries are cached for their TTL only'),
+    );
+  });
   // Streams never end by themselves: end them first, or closing would wait for every client to leave.
   app.addHook('preClose', (done) => {
     streams.closeAll();

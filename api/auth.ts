@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { API_SCOPES, Config } from '../src/config';
 
@@ -15,6 +15,12 @@ interface ConfiguredKey extends ApiPrincipal {
 }
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+/** The one-shot `crypto.hash` (Node ≥ 20.12) allocates no Hash object per request; older Nodes fall back. */
+const sha256: (text: string) => Buffer =
+  typeof hash === 'function'
+    ? (text) => hash('sha256', text, 'buffer')
+    : (text) => createHash('sha256').update(text).digest();
 
 /** The key a request presents, as `Authorization: Bearer <key>` or `x-api-key: <key>`. */
 export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
@@ -44,7 +50,7 @@ export class ApiKeys {
   }
 
   verify(presented: string): ApiPrincipal | undefined {
-    const digest = createHash('sha256').update(presented).digest();
+    const digest = sha256(presented);
     let match: ConfiguredKey | undefined;
     for (const key of this.keys) {
       if (timingSafeEqual(digest, key.digest) && match === undefined) match = key;

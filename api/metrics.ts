@@ -29,11 +29,26 @@ export class ApiMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'precis_api_' });
   }
 
+  /** Series by route, method and status: prom-client would hash the label set of every observation. */
+  private readonly series = new Map<string, Map<string, Map<number, { observe(value: number): void }>>>();
+
   observe(method: string, route: string, status: number, seconds: number): void {
-    this.requestDuration.observe({ method, route, status }, seconds);
+    const byMethod = child(this.series, route, () => new Map());
+    const byStatus = child(byMethod, method, () => new Map());
+    const series = child(byStatus, status, () => this.requestDuration.labels({ method, route, status }));
+    series.observe(seconds);
   }
 
   async text(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+function child<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
 }

@@ -72,7 +72,7 @@ export function apiOperations(options: OperationOptions = {}): Operation[] {
       path: '/v1/dashboards/{id}/summary',
       summary: 'The latest summary of a dashboard',
       description:
-        'Served from cache (Redis, then process memory); never waits on Temporal or the model. Revalidate ' +
+        'Served from process memory or Redis; never waits on Temporal or the model. Revalidate ' +
         'with If-None-Match: an unchanged summary answers 304.',
       tag: 'dashboards',
       scope: 'read',

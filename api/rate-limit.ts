@@ -1,15 +1,16 @@
 import type { ClientContext, Redis, Result } from 'ioredis';
 
 /**
- * Sliding-window rate limit per API key, shared by every API process through Redis: the count of the current
- * fixed window plus the previous window's count weighted by how much of it still overlaps the last minute. One
- * atomic script per request; the clock is Redis's, so processes with skewed clocks agree.
- * KEYS: the key's counter hash. ARGV: limit, window (ms).
- * Returns {1, remaining} when allowed (and counted), {0, retry-after ms} when refused (not counted).
+ * Sliding-window rate limit per API key, counted in Redis and shared by every API process: the current fixed
+ * window's count plus the previous window's count weighted by how much of it still overlaps the last minute. The
+ * script grants up to ARGV[3] requests at once (a lease, see RateLimiter); the clock is Redis's, so processes
+ * with skewed clocks agree. KEYS: the key's counter hash. ARGV: limit, window (ms), wanted.
+ * Returns {granted, remaining after the grant} or, when nothing can be granted, {0, retry-after ms}.
  */
 const SLIDING_WINDOW_SCRIPT = `
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local wanted = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local index = math.floor(now / window)
@@ -23,7 +24,8 @@ if w ~= index then
   current = 0
 end
 local used = previous * (window - into) / window + current
-if used + 1 > limit then
+local granted = math.min(wanted, math.floor(limit - used))
+if granted < 1 then
   local wait
   if current + 1 <= limit then
     wait = window - into - (limit - current - 1) * window / previous
@@ -34,37 +36,120 @@ if used + 1 > limit then
   end
   return {0, math.ceil(wait)}
 end
-redis.call('HSET', KEYS[1], 'w', index, 'c', current + 1, 'p', previous)
+redis.call('HSET', KEYS[1], 'w', index, 'c', current + granted, 'p', previous)
 redis.call('PEXPIRE', KEYS[1], window * 2)
-return {1, math.floor(limit - used - 1)}
+return {granted, math.floor(limit - used - granted)}
 `;
 
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
-    precisApiRateLimit(key: string, limit: number, windowMs: number): Result<[number, number], Context>;
+    precisApiRateLimit(
+      key: string,
+      limit: number,
+      windowMs: number,
+      wanted: number,
+    ): Result<[number, number], Context>;
   }
 }
 
 export type RateDecision = { allowed: true; remaining: number } | { allowed: false; retryAfterMs: number };
 
+/** How long leased requests stay usable: what a process holds unused is given up this soon. */
+const LEASE_TTL_MS = 500;
+
+interface Lease {
+  /** Requests granted by Redis and not used yet. */
+  tokens: number;
+  expiresAt: number;
+  /** Next lease size: doubles while leases run out before expiring, halves when they expire unused. */
+  size: number;
+  /** Remaining in the window after the last grant, as Redis counted it. */
+  remaining: number;
+  /** Redis refused: no request passes before this instant (the earliest a slot frees up). */
+  refusedUntil: number;
+  pending: Promise<void> | undefined;
+}
+
+/**
+ * Every request is counted in Redis before it is served, so the limit holds across processes; but instead of a
+ * round trip per request, a busy key leases a few requests at a time (at most 1% of its limit, so a key limited
+ * to fewer than 200 requests per minute is counted one by one, and at most 1000). The cost of leasing: a process
+ * may hold up to one lease it does not use, which the key loses for the current window (never gains). A refusal
+ * is remembered until the moment Redis said a slot frees up, so a client hammering past its limit costs nothing.
+ */
 export class RateLimiter {
+  private readonly leases = new Map<string, Lease>();
+  private readonly maxLease: number;
+
   constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
     private readonly limit: number,
     private readonly windowMs = 60_000,
+    private readonly now: () => number = Date.now,
   ) {
     if (typeof redis.precisApiRateLimit !== 'function') {
       redis.defineCommand('precisApiRateLimit', { numberOfKeys: 1, lua: SLIDING_WINDOW_SCRIPT });
     }
+    this.maxLease = Math.max(1, Math.min(1000, Math.floor(limit / 100)));
   }
 
-  async take(principalId: string): Promise<RateDecision> {
-    const [allowed, value] = await this.redis.precisApiRateLimit(
+  /** Synchronous while the key's lease lasts, so the hot path allocates no promise. */
+  take(principalId: string): RateDecision | Promise<RateDecision> {
+    const lease = this.leases.get(principalId);
+    if (lease !== undefined) {
+      const decision = this.fromLease(lease);
+      if (decision !== undefined) return decision;
+    }
+    return this.takeSlow(principalId);
+  }
+
+  private fromLease(lease: Lease): RateDecision | undefined {
+    const now = this.now();
+    if (now < lease.refusedUntil) return { allowed: false, retryAfterMs: lease.refusedUntil - now };
+    if (lease.tokens > 0 && now < lease.expiresAt) {
+      lease.tokens--;
+      return { allowed: true, remaining: lease.remaining + lease.tokens };
+    }
+    return undefined;
+  }
+
+  private async takeSlow(principalId: string): Promise<RateDecision> {
+    let lease = this.leases.get(principalId);
+    if (lease === undefined) {
+      lease = { tokens: 0, expiresAt: 0, size: 1, remaining: 0, refusedUntil: 0, pending: undefined };
+      this.leases.set(principalId, lease);
+    }
+    for (;;) {
+      const decision = this.fromLease(lease);
+      if (decision !== undefined) return decision;
+      lease.pending ??= this.renew(principalId, lease).finally(() => {
+        if (lease) lease.pending = undefined;
+      });
+      await lease.pending;
+    }
+  }
+
+  private async renew(principalId: string, lease: Lease): Promise<void> {
+    const now = this.now();
+    if (lease.expiresAt > 0) {
+      lease.size =
+        lease.tokens > 0 ? Math.max(1, Math.floor(lease.size / 2)) : Math.min(this.maxLease, lease.size * 2);
+    }
+    const [granted, value] = await this.redis.precisApiRateLimit(
       `${this.keyPrefix}api:rate:${principalId}`,
       this.limit,
       this.windowMs,
+      Math.min(lease.size, this.maxLease),
     );
-    return allowed === 1 ? { allowed: true, remaining: value } : { allowed: false, retryAfterMs: value };
+    if (granted > 0) {
+      lease.tokens = granted;
+      lease.remaining = value;
+      lease.expiresAt = this.now() + LEASE_TTL_MS;
+    } else {
+      lease.tokens = 0;
+      lease.expiresAt = 0;
+      lease.refusedUntil = now + Math.max(1, value);
+    }
   }
 }

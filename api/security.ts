@@ -1,9 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Config } from '../src/config';
 import { ApiKeys, presentedKey } from './auth';
 import type { ApiMetrics } from './metrics';
 import { HttpProblem } from './problem';
-import type { RateLimiter } from './rate-limit';
+import type { RateDecision, RateLimiter } from './rate-limit';
 
 export class ApiAuthConfigError extends Error {
   override readonly name = 'ApiAuthConfigError';
@@ -36,6 +36,17 @@ export function registerSecurity(
   if (config.api.auth === 'disabled') return;
   const keys = new ApiKeys(config.api.keys);
   const limit = String(config.api.rateLimitPerMinute);
+  /** Adds the rate-limit headers to an admitted request; a refusal becomes the 429 problem. */
+  const admit = (reply: FastifyReply, decision: RateDecision): HttpProblem | undefined => {
+    if (decision.allowed) {
+      reply.header('ratelimit-limit', limit).header('ratelimit-remaining', String(decision.remaining));
+      return undefined;
+    }
+    metrics.rateLimited.inc();
+    return new HttpProblem(429, 'Too many requests', `rate limit of ${limit} requests per minute reached`, {
+      retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
+    });
+  };
   app.addHook('onRequest', (request, reply, done) => {
     const scope = request.routeOptions.config.scope;
     if (scope === undefined) return done();
@@ -53,18 +64,8 @@ export function registerSecurity(
     if (!principal.scopes.has(scope)) {
       return done(new HttpProblem(403, 'Forbidden', `this API key lacks the "${scope}" scope`));
     }
-    limiter.take(principal.id).then((decision) => {
-      if (decision.allowed) {
-        reply.header('ratelimit-limit', limit).header('ratelimit-remaining', String(decision.remaining));
-        return done();
-      }
-      metrics.rateLimited.inc();
-      const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-      done(
-        new HttpProblem(429, 'Too many requests', `rate limit of ${limit} requests per minute reached`, {
-          retryAfterSeconds: seconds,
-        }),
-      );
-    }, done);
+    const decision = limiter.take(principal.id);
+    if (decision instanceof Promise) decision.then((settled) => done(admit(reply, settled)), done);
+    else done(admit(reply, decision));
   });
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../src/log';
 import { documentVersion, type SummaryStore } from '../src/store/summaries';
 import type { ApiMetrics } from './metrics';
 import type { FeedListener } from './summary-feed';
-import { type RenderSettings, renderLatest } from './summary-render';
+import { type RenderSettings, renderSummary } from './summary-render';
 import type { SummaryViews } from './summary-views';
 
 /** A client whose socket holds more than this unsent is too slow to follow; it is dropped and may reconnect. */
@@ -50,10 +50,6 @@ export class SummaryStreams implements FeedListener {
     private readonly logger?: Logger,
   ) {}
 
-  get size(): number {
-    return this.count;
-  }
-
   get full(): boolean {
     return this.count >= this.settings.maxClients;
   }
@@ -91,7 +87,7 @@ export class SummaryStreams implements FeedListener {
     const version = documentVersion(document);
     if (version === undefined) return;
     // A brand-new version: no freshness record applies to it yet.
-    const rendered = renderLatest({ summary: document, freshness: null }, this.render, Date.now());
+    const rendered = renderSummary({ summary: document, freshness: null }, this.render, Date.now());
     if (rendered === null) return;
     const text = frame(version, rendered.body);
     for (const client of clients) this.deliver(client, version, text);
@@ -118,25 +114,19 @@ export class SummaryStreams implements FeedListener {
   }
 
   private async catchUp(client: StreamClient, after: number | undefined): Promise<void> {
-    if (after === undefined) {
-      const latest = await this.views.get(client.dashboardId);
+    const latest = await this.views.get(client.dashboardId);
+    if (after === undefined || (latest !== null && after > latest.view.version)) {
+      // No Last-Event-ID, or one from before the history was reset: start from the latest summary.
+      client.lastVersion = 0;
       if (latest !== null) this.write(client, latest.view.version, frame(latest.view.version, latest.body));
     } else {
-      const latest = await this.views.get(client.dashboardId);
-      if (latest !== null && after > latest.view.version) {
-        // An id from before the history was reset (or from elsewhere): start over from the latest summary.
-        client.lastVersion = 0;
-        this.write(client, latest.view.version, frame(latest.view.version, latest.body));
-        this.flushQueued(client);
-        return;
-      }
       const documents = await this.store.historyDocuments(client.dashboardId, {
         after,
         limit: this.settings.historyLength,
       });
       const now = Date.now();
       for (const document of documents.reverse()) {
-        const rendered = renderLatest({ summary: document, freshness: null }, this.render, now);
+        const rendered = renderSummary({ summary: document, freshness: null }, this.render, now);
         if (rendered !== null)
           this.write(client, rendered.view.version, frame(rendered.view.version, rendered.body));
       }

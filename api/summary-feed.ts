@@ -39,6 +39,8 @@ export class SummaryFeed {
     const channels = [...this.dashboardByChannel.keys()];
     if (channels.length > 0) await this.subscriber.subscribe(...channels);
     this.subscribed = true;
+    // Whatever was read before the subscription took effect may already be outdated.
+    this.notifyResync();
   }
 
   async stop(): Promise<void> {
@@ -67,6 +69,10 @@ export class SummaryFeed {
   private readonly onReady = (): void => {
     if (!this.subscribed) return;
     this.logger?.warn('summary feed reconnected; resynchronising');
-    for (const listener of this.listeners) listener.resync();
+    this.notifyResync();
   };
+
+  private notifyResync(): void {
+    for (const listener of this.listeners) listener.resync();
+  }
 }

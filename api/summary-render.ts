@@ -62,8 +62,8 @@ export function parseStoredSummary(document: string): StoredSummary {
   return storedSummarySchema.parse(JSON.parse(document));
 }
 
-/** The latest summary with its freshness merged in, or null when the dashboard has none yet. */
-export function renderLatest(
+/** A summary with its freshness record (if it is about this version) merged in; null when there is none. */
+export function renderSummary(
   documents: LatestDocuments,
   settings: RenderSettings,
   now: number,

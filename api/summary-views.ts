@@ -1,5 +1,5 @@
 import type { SummaryStore } from '../src/store/summaries';
-import { type RenderedSummary, type RenderSettings, renderLatest } from './summary-render';
+import { type RenderedSummary, type RenderSettings, renderSummary } from './summary-render';
 
 interface Entry {
   rendered: RenderedSummary | null;
@@ -79,7 +79,7 @@ export class SummaryViews {
     const epoch = this.epoch;
     const documents = await this.store.latestDocuments(dashboardIds);
     const now = this.now();
-    const rendered = documents.map((docs) => renderLatest(docs, this.settings, now));
+    const rendered = documents.map((docs) => renderSummary(docs, this.settings, now));
     if (this.ttlMs > 0 && epoch === this.epoch) {
       rendered.forEach((entry, index) => {
         const id = dashboardIds[index];

@@ -9,7 +9,11 @@ interface Listing {
 
 async function fetchListing(baseUrl: string): Promise<Listing | undefined> {
   try {
-    const response = await fetch(`${baseUrl}/v1/dashboards`);
+    const key = process.env.PRECIS_API_KEY;
+    const response = await fetch(
+      `${baseUrl}/v1/dashboards`,
+      key ? { headers: { authorization: `Bearer ${key}` } } : {},
+    );
     return response.ok ? ((await response.json()) as Listing) : undefined;
   } catch {
     return undefined; // the API is not listening yet

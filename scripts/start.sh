@@ -13,6 +13,19 @@ log "building"
 node_modules/.bin/tsc -p tsconfig.build.json
 
 api_port="${PRECIS_API_PORT:-8080}"
+
+# The API refuses to start without keys. For the local demo: one random key, kept under $PRECIS_STATE so that it
+# stays the same across runs; only its SHA-256 reaches the API. Keys of your own (PRECIS_API_KEYS) win.
+dev_key="" dev_key_file="$PRECIS_STATE/api-dev-key"
+if [[ -z "${PRECIS_API_KEYS:-}" && "${PRECIS_API_AUTH:-enabled}" != disabled ]]; then
+  mkdir -p "$PRECIS_STATE"
+  if [[ ! -s "$dev_key_file" ]]; then
+    (umask 077 && node -e 'process.stdout.write(`pk_dev_${require("crypto").randomBytes(24).toString("base64url")}`)' >"$dev_key_file")
+  fi
+  dev_key=$(<"$dev_key_file")
+  dev_key_sha256=$(printf '%s' "$dev_key" | sha256sum | cut -d' ' -f1)
+  export PRECIS_API_KEYS="[{\"id\":\"dev\",\"sha256\":\"$dev_key_sha256\",\"scopes\":[\"read\",\"refresh\",\"metrics\"]}]"
+fi
 pids=()
 run() {
   local name=$1; shift
@@ -38,7 +51,7 @@ run demo-producer dist/workers/demo-producer.js
 
 log "waiting for fresh summaries of every dashboard"
 headlines_file="$PRECIS_STATE/first-headlines.txt"
-node dist/scripts/await-summaries.js "http://127.0.0.1:$api_port" "$started_at" 180 >"$headlines_file" &
+PRECIS_API_KEY="$dev_key" node dist/scripts/await-summaries.js "http://127.0.0.1:$api_port" "$started_at" 180 >"$headlines_file" &
 waiter=$!
 # Stop waiting as soon as a precis process dies (a bad dashboard file, a wrong setting) instead of timing out.
 while kill -0 "$waiter" 2>/dev/null; do
@@ -48,11 +61,20 @@ done
 wait "$waiter" || die "no fresh summaries within 180 s; see $PRECIS_LOGS"
 headlines=$(cat "$headlines_file")
 
+if [[ -n "$dev_key" ]]; then
+  api_auth="    API key (dev):       $dev_key   (kept in $dev_key_file)
+    Try it:              curl -H \"Authorization: Bearer $dev_key\" http://127.0.0.1:$api_port/v1/dashboards/sre-checkout/summary
+    Live (SSE):          curl -N -H \"Authorization: Bearer $dev_key\" http://127.0.0.1:$api_port/v1/dashboards/sre-checkout/stream"
+else
+  api_auth="    API keys:            from PRECIS_API_KEYS (or PRECIS_API_AUTH=disabled)"
+fi
 cat <<EOF2
 
   precis is running.
     Summaries (API):     http://127.0.0.1:$api_port/v1/dashboards
                          http://127.0.0.1:$api_port/v1/dashboards/sre-checkout/summary
+$api_auth
+    API reference:       http://127.0.0.1:$api_port/docs
     Runs (Temporal UI):  http://127.0.0.1:$TEMPORAL_UI_PORT/namespaces/default/workflows?query=DashboardId%3D%22sre-checkout%22
     Logs:                $PRECIS_LOGS
   Ctrl-C stops precis (the engines keep running; npm run stack -- down stops them).

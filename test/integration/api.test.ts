@@ -2,7 +2,8 @@
  * The read API through `inject`, on real Redis, Kafka and Temporal: every route's 2xx and 4xx paths, caching and
  * 304s, API keys and scopes, the shared rate limit, the refresh event on Kafka, readiness and the OpenAPI document.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { runInNewContext } from 'node:vm';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Consumer, KafkaMessage } from 'kafkajs';
@@ -11,6 +12,7 @@ import { buildApp } from '../../api/app';
 import { apiKeyDigest } from '../../api/auth';
 import type { AppDeps } from '../../api/context';
 import { type ApiResources, createApiDeps } from '../../api/deps';
+import { RateLimiter } from '../../api/rate-limit';
 import { createKafka, ensureTopics } from '../../src/clients';
 import type { Config } from '../../src/config';
 import { dashboardEventSchema } from '../../src/domain/event';
@@ -282,7 +284,7 @@ describe('GET /v1/dashboards', () => {
   it('reads every dashboard in one Redis round trip', async () => {
     const cold = appFor(configWith({ PRECIS_API_SUMMARY_CACHE_MS: '0' }));
     await cold.ready();
-    const monitor = await redis.duplicate().monitor();
+    const monitor = await redis.monitor();
     const commands: string[] = [];
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (args.some((arg) => arg.startsWith(config.redis.keyPrefix)))
@@ -636,6 +638,25 @@ describe('API keys, scopes and rate limits', () => {
   });
 });
 
+describe('the shared rate limiter', () => {
+  it('never admits more than the limit across processes, and leases cost at most one lease each', async () => {
+    const [seconds] = await redis.time();
+    if (Number(seconds) % 60 > 50) await new Promise((resolve) => setTimeout(resolve, 11_000));
+    const prefix = `${config.redis.keyPrefix}lease-test:`;
+    // 1000 per minute: leases of up to 10 requests per round trip.
+    const processes = [new RateLimiter(redis, prefix, 1000), new RateLimiter(redis, prefix, 1000)];
+    const decisions = await Promise.all(
+      Array.from({ length: 1400 }, (_, i) => processes[i % 2]?.take('busy-key') ?? Promise.reject()),
+    );
+    const admitted = decisions.filter((decision) => decision.allowed).length;
+    expect(admitted).toBeLessThanOrEqual(1000);
+    expect(admitted).toBeGreaterThanOrEqual(1000 - 2 * 10);
+    const refusals = decisions.filter((decision) => !decision.allowed);
+    expect(refusals.length).toBe(1400 - admitted);
+    for (const refusal of refusals) if (!refusal.allowed) expect(refusal.retryAfterMs).toBeGreaterThan(0);
+  });
+});
+
 describe('CORS', () => {
   it('sends no CORS headers unless origins are configured', async () => {
     const response = await app.inject({
@@ -831,7 +852,7 @@ describe('metrics and the API description', () => {
       stack.length = (match[1] ?? '').length / 4;
       stack.push(match[2]);
       for (const method of match[3]?.split(', ') ?? []) {
-        if (method !== 'HEAD') served.push(`${method} ${stack.join('')}`);
+        served.push(`${method} ${stack.join('')}`);
       }
     }
     expect(served.sort()).toEqual(documented.sort());
@@ -841,8 +862,32 @@ describe('metrics and the API description', () => {
     const response = await app.inject({ url: '/docs' });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toMatch(/^text\/html/);
-    expect(response.body).toContain("fetch('openapi.json')");
     expect(response.body).not.toMatch(/https?:\/\//);
-    expect(response.headers['content-security-policy']).toMatch(/default-src 'none'.*script-src 'sha256-/);
+    // The CSP admits exactly the inline script...
+    const script = /<script>([\s\S]*)<\/script>/.exec(response.body)?.[1] ?? '';
+    const csp = String(response.headers['content-security-policy']);
+    expect(csp).toMatch(/default-src 'none'/);
+    expect(csp).toContain(`script-src 'sha256-${createHash('sha256').update(script).digest('base64')}'`);
+    // ...and the script, run against the real document, lists every operation.
+    const openapi = (await app.inject({ url: '/openapi.json' })).json();
+    const elements: Record<string, { textContent: string; innerHTML: string }> = {
+      title: { textContent: '', innerHTML: '' },
+      intro: { textContent: '', innerHTML: '' },
+      ops: { textContent: '', innerHTML: '' },
+    };
+    let fetched = '';
+    runInNewContext(script, {
+      document: { getElementById: (id: string) => elements[id] },
+      fetch: async (url: string) => {
+        fetched = url;
+        return { json: async () => openapi };
+      },
+    });
+    await eventually('the rendered page', async () => (elements.ops?.innerHTML ? true : undefined), 2000, 10);
+    expect(fetched).toBe('openapi.json');
+    expect(elements.title?.textContent).toBe('precis API 1.0.0');
+    for (const path of Object.keys(openapi.paths))
+      expect(elements.ops?.innerHTML).toContain(`<code>${path}</code>`);
+    expect(elements.ops?.innerHTML).toContain('API key with scope <code>refresh</code>');
   });
 });
