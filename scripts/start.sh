@@ -51,7 +51,7 @@ run demo-producer dist/workers/demo-producer.js
 
 log "waiting for fresh summaries of every dashboard"
 headlines_file="$PRECIS_STATE/first-headlines.txt"
-PRECIS_API_KEY="$dev_key" node dist/scripts/await-summaries.js "http://127.0.0.1:$api_port" "$started_at" 180 >"$headlines_file" &
+PRECIS_API_KEY="${PRECIS_API_KEY:-$dev_key}" node dist/scripts/await-summaries.js "http://127.0.0.1:$api_port" "$started_at" 180 >"$headlines_file" &
 waiter=$!
 # Stop waiting as soon as a precis process dies (a bad dashboard file, a wrong setting) instead of timing out.
 while kill -0 "$waiter" 2>/dev/null; do
