@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientContext, Redis, Result } from 'ioredis';
+import { LUA_NOW_MS } from './lua-clock';
 
 /**
  * A circuit breaker shared by every worker that calls the same model endpoint: when the provider is failing,
@@ -32,13 +33,7 @@ const BUCKETS_PER_WINDOW = 20;
 /** An open or half-open circuit nobody asks about any more is forgotten (becomes closed) after this. */
 const IDLE_STATE_TTL_MS = 24 * 3600 * 1000;
 
-const PRELUDE = `
-local function now_ms(injected)
-  if injected ~= '' then return tonumber(injected) end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
+const PRELUDE = `${LUA_NOW_MS}
 -- Sums the buckets still inside the window (KEYS[2]) and deletes older ones. Returns requests, failures.
 local function totals(now, window, bucket_ms)
   local oldest = math.floor(now / bucket_ms) - math.ceil(window / bucket_ms) + 1

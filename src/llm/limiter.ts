@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientContext, Redis, Result } from 'ioredis';
+import { LUA_NOW_MS } from './lua-clock';
 
 /**
  * A token-aware rate limiter shared by every worker that calls the same model endpoint.
@@ -22,13 +23,7 @@ import type { ClientContext, Redis, Result } from 'ioredis';
  */
 
 /** Lua shared by the scripts: the clock and the trimming of reservations that left the window. */
-const PRELUDE = `
-local function now_ms(injected)
-  if injected ~= '' then return tonumber(injected) end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
+const PRELUDE = `${LUA_NOW_MS}
 -- Deletes the three window keys once no reservation is left, so the running total cannot drift.
 local function tidy()
   if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end
