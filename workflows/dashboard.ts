@@ -31,8 +31,8 @@ export interface DashboardWorkflowInput {
   quietPeriodMs: number;
   /** Never wait longer than this after the first pending event, however steady the traffic. */
   maxDelayMs: number;
-  /** Where and how model calls run (from the starter's configuration). */
-  llm: LlmPlan;
+  /** Where and how model calls run (from the starter's configuration); absent in runs of older precis versions. */
+  llm?: LlmPlan;
   /** Carried across continue-as-new. */
   pending?: PendingEvent[];
   recentEventIds?: string[];
@@ -116,7 +116,22 @@ function modelActivities(plan: LlmPlan) {
   });
 }
 
-export async function dashboardWorkflow(input: DashboardWorkflowInput): Promise<DashboardWorkflowState> {
+/**
+ * Runs started before `llm` joined the input (an older precis) get the defaults of the starter: the default LLM
+ * queue and no upgrade loop. Inputs only ever gain optional fields, so open runs survive an upgrade of precis.
+ */
+type RunInput = DashboardWorkflowInput & { llm: LlmPlan };
+
+const LEGACY_LLM_PLAN: LlmPlan = {
+  enabled: false,
+  taskQueue: 'precis-llm',
+  primaryAttempts: 4,
+  maxRetryMs: 120_000,
+  upgradeDelaysMs: [],
+};
+
+export async function dashboardWorkflow(started: DashboardWorkflowInput): Promise<DashboardWorkflowState> {
+  const input: RunInput = { ...started, llm: started.llm ?? LEGACY_LLM_PLAN };
   const pending: PendingEvent[] = [...(input.pending ?? [])];
   const recentIds: string[] = [...(input.recentEventIds ?? [])];
   const seen = new Set(recentIds);
@@ -222,7 +237,7 @@ interface Made {
 }
 
 async function summarizeOnce(
-  input: DashboardWorkflowInput,
+  input: RunInput,
   events: PendingEvent[],
   iteration: number,
 ): Promise<Made> {
@@ -298,7 +313,7 @@ async function storeResult(
  * model again after growing delays. New events end the wait (their run makes a fresh summary anyway).
  */
 async function upgradeWhenModelIsBack(
-  input: DashboardWorkflowInput,
+  input: RunInput,
   made: Made,
   pending: PendingEvent[],
   state: DashboardWorkflowState,
