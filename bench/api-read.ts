@@ -23,6 +23,7 @@ import { apiKeyDigest } from '../api/auth';
 import { createApiDeps } from '../api/deps';
 import { loadConfig } from '../src/config';
 import type { SummaryDraft } from '../src/domain/summary';
+import { deleteKeysWithPrefix } from '../test/support/redis';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -225,12 +226,7 @@ async function main(): Promise<void> {
 
   await api.close();
   await bare.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteKeysWithPrefix(redis, prefix);
   await resources.close();
   if (apiResult.non2xx > 0 || apiResult.errors > 0) throw new Error('the API answered errors under load');
 }

@@ -22,6 +22,7 @@ export function buildSummarizer(config: Config, redis: ReturnType<typeof createR
   const { llm } = config;
   const endpoint = llm.baseUrl ?? 'https://api.openai.com/v1';
   const guards = new Map<string, Guards>();
+  const store = new SummaryStore(redis, config.redis.keyPrefix, config.redis.summaryHistory);
   return new Summarizer({
     llm,
     client: modelConfigured(config) ? createOpenAiClient(llm) : null,
@@ -30,8 +31,7 @@ export function buildSummarizer(config: Config, redis: ReturnType<typeof createR
     ledger: new CostLedger(redis, config.redis.keyPrefix),
     redis,
     keyPrefix: config.redis.keyPrefix,
-    latest: (dashboardId) =>
-      new SummaryStore(redis, config.redis.keyPrefix, config.redis.summaryHistory).latest(dashboardId),
+    latest: (dashboardId) => store.latest(dashboardId),
     guards: (model) => {
       const scope = `${endpoint}|${model}`;
       let pair = guards.get(scope);

@@ -236,11 +236,7 @@ interface Made {
   events: PendingEvent[];
 }
 
-async function summarizeOnce(
-  input: RunInput,
-  events: PendingEvent[],
-  iteration: number,
-): Promise<Made> {
+async function summarizeOnce(input: RunInput, events: PendingEvent[], iteration: number): Promise<Made> {
   const { dashboardId } = input;
   const asOf = new Date().toISOString();
   const widgets = await collectAll(dashboardId, asOf, events);
