@@ -5,7 +5,9 @@ import { type Dashboard, durationMs } from '../src/domain/dashboard';
 import type { PendingEvent } from '../src/domain/event';
 import type { DashboardRegistry } from '../src/domain/registry';
 import type { SummaryDraft } from '../src/domain/summary';
-import type { SummarizeResult } from '../src/llm/summarizer';
+import { NEWEST_EVENT_IDS } from '../src/domain/summary';
+import type { LlmPlan } from '../src/llm/plan';
+import type { SummarizeOutcome, SummarizeResult, Summarizer } from '../src/llm/summarizer';
 import { cleanDashboard, widgetWindow } from '../src/pipeline/clean';
 import { enrichDashboard } from '../src/pipeline/enrich';
 import type {
@@ -15,6 +17,7 @@ import type {
   EnrichedDashboard,
 } from '../src/pipeline/types';
 import { type Connectors, collectWidgetData } from '../src/sources';
+import { type InlineData, inlineEvents, mergeInlineData } from '../src/sources/inline-data';
 import { SourceError, type WidgetData } from '../src/sources/types';
 import { BlobMissingError, type BlobStore } from '../src/store/blobs';
 import type { Freshness, SummaryStore } from '../src/store/summaries';
@@ -27,11 +30,23 @@ export interface ActivityDeps {
   blobs: BlobStore;
   connectors: Connectors;
   publisher: SummaryPublisher;
+  /** The summarize stage when no model is configured on this worker (the local default). */
+  summarizer: Summarizer;
   tokenBudget: number;
+  /** Where model calls run, from this worker's configuration: the process that acts on a setting reads it. */
+  llmPlan: LlmPlan;
+  /** How long a dashboard's workflow waits for the next change before it completes. */
+  idleTimeoutMs: number;
 }
 
 export interface CollectionPlan {
   widgets: { widgetId: string; title: string; source: string }[];
+}
+
+/** What one pipeline run needs to know before it starts: the widgets, and where model calls go. */
+export interface RunPlan extends CollectionPlan {
+  llm: LlmPlan;
+  idleTimeoutMs: number;
 }
 
 export interface CollectWidgetInput {
@@ -39,8 +54,10 @@ export interface CollectWidgetInput {
   widgetId: string;
   /** The instant to collect up to; decided by the workflow so that a retry asks for the same data. */
   asOf: string;
-  /** Only inline widgets need the events. */
+  /** Only inline widgets need the events (runs of older precis versions pass them whole). */
   events: PendingEvent[];
+  /** Inline widgets: reference to the freshest inline data the dashboard's events carried (see InlineData). */
+  inlineRef?: string;
 }
 
 /** A reference to collected data in the blob store: large data never travels through workflow history. */
@@ -63,6 +80,38 @@ export interface CleanOutput {
   ref: string;
   report: CleanReport;
 }
+
+export interface PrepareInput {
+  dashboardId: string;
+  asOf: string;
+  widgets: WidgetOutcome[];
+}
+
+/** Clean and enrich, done: the model input by reference, and what the workflow needs to know of it. */
+export interface Prepared {
+  enrichedRef: string;
+  inputHash: string;
+  dataAsOf: string;
+}
+
+export interface DeliverInput {
+  dashboardId: string;
+  enrichedRef: string;
+  /**
+   * What the model stage answered; `failed` when even the LLM queue gave nothing (no worker, every attempt lost);
+   * absent when no model is configured, and the local summarizer is the default.
+   */
+  model?: SummarizeOutcome | { kind: 'failed'; reason: string };
+  events: { count: number; eventIds: string[] };
+  /** Same on every retry of one pipeline iteration: the summary is stored once. */
+  idempotencyKey: string;
+  workflowId: string;
+  runId: string;
+}
+
+export type Delivered =
+  | { kind: 'stored'; version: number; model: string; degraded: boolean }
+  | { kind: 'touched'; version: number };
 
 export interface StoreInput {
   draft: SummaryDraft;
@@ -91,7 +140,32 @@ function toFailure(error: unknown): never {
   throw error;
 }
 
+/** The last rung of the ladder: the local summarizer, labelled degraded with the reason. */
+function localFallback(enriched: EnrichedDashboard, reason: string): SummarizeResult {
+  return {
+    content: summarizeLocally(enriched),
+    model: LOCAL_MODEL,
+    degraded: true,
+    degradedReason: reason,
+    usage: { promptTokens: 0, completionTokens: 0, costUsd: 0 },
+    cacheOutcome: 'none',
+  };
+}
+
 export function createActivities(deps: ActivityDeps) {
+  /** Reads the collected widgets (failed ones as such) and cleans them. */
+  async function cleanCollected(dashboard: Dashboard, input: CleanInput): Promise<CleanedDashboard> {
+    const widgets = await Promise.all(
+      input.widgets.map(
+        async (outcome): Promise<CollectedWidget> =>
+          'ref' in outcome
+            ? deps.blobs.get<CollectedWidget>(outcome.ref)
+            : { widgetId: outcome.widgetId, status: 'failed', reason: outcome.failed },
+      ),
+    );
+    return cleanDashboard(dashboard, { dashboardId: dashboard.id, asOf: input.asOf, widgets });
+  }
+
   function dashboardOrFail(dashboardId: string): Dashboard {
     const dashboard = deps.registry.get(dashboardId);
     // Retrying cannot make an unknown dashboard known: fail at once.
@@ -122,14 +196,18 @@ export function createActivities(deps: ActivityDeps) {
       const asOf = new Date(input.asOf);
       let data: WidgetData;
       try {
+        const inline = input.inlineRef ? inlineEvents(await deps.blobs.get<InlineData>(input.inlineRef)) : [];
         data = await collectWidgetData(deps.connectors, widget, {
           widget,
           asOf,
           from: new Date(widgetWindow(widget, asOf).from),
           resolutionMs: durationMs(widget.resolution),
-          events: input.events,
+          events: [...inline, ...input.events],
           signal: context.cancellationSignal,
-          heartbeat: (details) => context.heartbeat(details),
+          // A local activity has no heartbeat: its workflow task is kept alive instead.
+          heartbeat: (details) => {
+            if (!context.info.isLocal) context.heartbeat(details);
+          },
         });
       } catch (error) {
         toFailure(error);
@@ -143,24 +221,18 @@ export function createActivities(deps: ActivityDeps) {
       };
     },
 
+    /** Runs of older precis versions: cleans alone (today's runs clean and enrich in one `prepare`). */
     async clean(input: CleanInput): Promise<CleanOutput> {
       const dashboard = dashboardOrFail(input.dashboardId);
       try {
-        const widgets = await Promise.all(
-          input.widgets.map(
-            async (outcome): Promise<CollectedWidget> =>
-              'ref' in outcome
-                ? deps.blobs.get<CollectedWidget>(outcome.ref)
-                : { widgetId: outcome.widgetId, status: 'failed', reason: outcome.failed },
-          ),
-        );
-        const cleaned = cleanDashboard(dashboard, { dashboardId: dashboard.id, asOf: input.asOf, widgets });
+        const cleaned = await cleanCollected(dashboard, input);
         return { ref: await deps.blobs.put(cleaned), report: cleaned.report };
       } catch (error) {
         toFailure(error);
       }
     },
 
+    /** Runs of older precis versions: enriches alone and returns the whole input of the model. */
     async enrich(input: { dashboardId: string; cleanedRef: string }): Promise<EnrichedDashboard> {
       const dashboard = dashboardOrFail(input.dashboardId);
       try {
@@ -171,16 +243,108 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    /** The last rung, on the pipeline queue: used when the LLM queue could not produce anything at all. */
-    async summarizeLocally(input: { enriched: EnrichedDashboard; reason: string }): Promise<SummarizeResult> {
+    /** The widgets to collect, and where model calls go (this worker's configuration). */
+    async planRun(dashboardId: string): Promise<RunPlan> {
+      const dashboard = dashboardOrFail(dashboardId);
       return {
-        content: summarizeLocally(input.enriched),
-        model: LOCAL_MODEL,
-        degraded: true,
-        degradedReason: input.reason,
-        usage: { promptTokens: 0, completionTokens: 0, costUsd: 0 },
-        cacheOutcome: 'none',
+        widgets: dashboard.widgets.map((w) => ({ widgetId: w.id, title: w.title, source: w.source.type })),
+        llm: deps.llmPlan,
+        idleTimeoutMs: deps.idleTimeoutMs,
       };
+    },
+
+    /** Folds new inline data into what the dashboard's events carried before; returns the merged reference. */
+    async mergeInline(input: { base?: string; refs: string[] }): Promise<string> {
+      try {
+        const layers = await Promise.all(
+          [...(input.base ? [input.base] : []), ...input.refs].map((ref) => deps.blobs.get<InlineData>(ref)),
+        );
+        return await deps.blobs.put(mergeInlineData(layers));
+      } catch (error) {
+        toFailure(error);
+      }
+    },
+
+    /** Clean and enrich in one step (CPU and Redis only): the model input is stored, the workflow gets its ref. */
+    async prepare(input: PrepareInput): Promise<Prepared> {
+      const dashboard = dashboardOrFail(input.dashboardId);
+      try {
+        const cleaned = await cleanCollected(dashboard, input);
+        const enriched = enrichDashboard(dashboard, cleaned, { tokenBudget: deps.tokenBudget });
+        return {
+          enrichedRef: await deps.blobs.put(enriched),
+          inputHash: enriched.inputHash,
+          dataAsOf: enriched.dataAsOf,
+        };
+      } catch (error) {
+        toFailure(error);
+      }
+    },
+
+    /**
+     * Stores what the model stage decided, or summarizes locally when no model is configured, and publishes the
+     * new version; an unchanged or immaterial input only extends the latest summary's freshness.
+     */
+    async deliver(input: DeliverInput): Promise<Delivered> {
+      let enriched: EnrichedDashboard;
+      try {
+        enriched = await deps.blobs.get<EnrichedDashboard>(input.enrichedRef);
+      } catch (error) {
+        toFailure(error);
+      }
+      const outcome: SummarizeOutcome =
+        input.model === undefined
+          ? await deps.summarizer.summarize(enriched, {
+              attempt: 1,
+              firstScheduledMs: Date.now(),
+              signal: Context.current().cancellationSignal,
+            })
+          : input.model.kind === 'failed'
+            ? {
+                kind: 'summary',
+                result: localFallback(enriched, `model stage failed: ${input.model.reason}`),
+              }
+            : input.model;
+      const eventIds = input.events.eventIds.slice(-NEWEST_EVENT_IDS);
+      if (outcome.kind === 'skip') {
+        await deps.store.touch(input.dashboardId, {
+          version: outcome.version,
+          checkedAt: new Date().toISOString(),
+          dataAsOf: enriched.dataAsOf,
+          cause: outcome.cause,
+          eventIds,
+          eventCount: input.events.count,
+        });
+        return { kind: 'touched', version: outcome.version };
+      }
+      const { result } = outcome;
+      const { summary } = await deps.store.put(
+        {
+          dashboardId: enriched.dashboardId,
+          generatedAt: new Date().toISOString(),
+          dataAsOf: enriched.dataAsOf,
+          ...result.content,
+          missingWidgets: enriched.missing,
+          model: result.model,
+          degraded: result.degraded,
+          degradedReason: result.degradedReason,
+          usage: result.usage,
+          cacheOutcome: result.cacheOutcome,
+          inputHash: enriched.inputHash,
+          eventIds,
+          eventCount: input.events.count,
+          workflowId: input.workflowId,
+          runId: input.runId,
+        },
+        input.idempotencyKey,
+      );
+      await deps.publisher.publish(summary);
+      return { kind: 'stored', version: summary.version, model: result.model, degraded: result.degraded };
+    },
+
+    /** Runs of older precis versions: the last rung, when the LLM queue could not produce anything at all. */
+    async summarizeLocally(input: { enriched: EnrichedDashboard; reason: string }): Promise<SummarizeResult> {
+      return localFallback(input.enriched, input.reason);
     },
 
     /** Keeps the latest summary and records that it still holds for the newer data. */

@@ -2,10 +2,15 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { RetryLater, type SummarizeOutcome, type Summarizer } from '../src/llm/summarizer';
 import type { EnrichedDashboard } from '../src/pipeline/types';
+import { BlobMissingError, type BlobStore } from '../src/store/blobs';
 
 export interface LlmActivityDeps {
   summarizer: Summarizer;
+  blobs: BlobStore;
 }
+
+/** The model stage's input: the enriched data by reference (runs of older precis versions passed it whole). */
+export type ModelInput = EnrichedDashboard | { enrichedRef: string };
 
 /**
  * Activities of the LLM task queue. Temporal is the only retry owner of model calls: the SDK does not retry,
@@ -13,9 +18,22 @@ export interface LlmActivityDeps {
  * requested delay (Retry-After) as `nextRetryDelay`.
  */
 export function createLlmActivities(deps: LlmActivityDeps) {
+  async function enrichedOf(input: ModelInput): Promise<EnrichedDashboard> {
+    if (!('enrichedRef' in input)) return input;
+    try {
+      return await deps.blobs.get<EnrichedDashboard>(input.enrichedRef);
+    } catch (error) {
+      // The data expired; retrying cannot bring it back.
+      if (error instanceof BlobMissingError)
+        throw ApplicationFailure.nonRetryable(error.message, 'BlobMissing');
+      throw error;
+    }
+  }
+
   return {
-    async summarizeWithModel(enriched: EnrichedDashboard): Promise<SummarizeOutcome> {
+    async summarizeWithModel(input: ModelInput): Promise<SummarizeOutcome> {
       const context = Context.current();
+      const enriched = await enrichedOf(input);
       try {
         return await deps.summarizer.summarize(enriched, {
           attempt: context.info.attempt,

@@ -43,11 +43,14 @@ up_temporal() {
   local args=() sa
   for sa in "${TEMPORAL_SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
   mkdir -p "$PRECIS_STATE/temporal"
-  # A database file (not the in-memory default) so that a restart keeps workflow history.
+  # A database file (not the in-memory default) so that a restart keeps workflow history. Write-ahead logging
+  # with synchronous=normal roughly doubles the dev server's workflow throughput on this kind of machine (the
+  # SQLite commit is its ceiling); a crash of the process loses nothing, a power loss may lose the last commits.
   start temporal "$TEMPORAL_GRPC_PORT" 60 temporal_healthy \
     "$TEMPORAL_BIN" server start-dev \
     --ip 127.0.0.1 --port "$TEMPORAL_GRPC_PORT" --ui-port "$TEMPORAL_UI_PORT" \
     --db-filename "$PRECIS_STATE/temporal/temporal.db" \
+    --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
     --log-level warn "${args[@]}"
 }
 

@@ -10,6 +10,7 @@ import { EventDeduper } from '../src/ingest/dedupe';
 import { createIngestMetrics, serveMetrics } from '../src/ingest/metrics';
 import type { Logger } from '../src/log';
 import { runMain, type Service } from '../src/process';
+import { BlobStore } from '../src/store/blobs';
 
 export async function buildIngestWorker(config: Config, logger: Logger): Promise<Service> {
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
@@ -18,7 +19,8 @@ export async function buildIngestWorker(config: Config, logger: Logger): Promise
   const { connection, client } = await connectTemporal(config);
   const redis = createRedis(config);
   const deduper = new EventDeduper(redis, config.redis.keyPrefix, config.ingest.dedupeTtlSeconds);
-  const consumer = new IngestConsumer({ kafka, temporal: client, registry, deduper, config, logger });
+  const blobs = new BlobStore(redis, config.redis.keyPrefix, config.sources.blobTtlSeconds);
+  const consumer = new IngestConsumer({ kafka, temporal: client, registry, deduper, blobs, config, logger });
   await consumer.start();
   const metrics = createIngestMetrics({
     kafka,

@@ -8,6 +8,8 @@ import { createKafka, createProducer, createRedis, ensureTopics } from '../src/c
 import type { Config } from '../src/config';
 import { SummaryPublisher } from '../src/delivery/publisher';
 import { DashboardRegistry } from '../src/domain/registry';
+import { buildSummarizer } from '../src/llm/build';
+import { llmPlan } from '../src/llm/plan';
 import type { Logger } from '../src/log';
 import type { Service } from '../src/process';
 import { closeConnectors, createConnectors } from '../src/sources';
@@ -43,7 +45,10 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
       blobs,
       connectors,
       publisher,
+      summarizer: buildSummarizer(config, redis),
       tokenBudget: config.pipeline.tokenBudget,
+      llmPlan: llmPlan(config),
+      idleTimeoutMs: config.pipeline.idleTimeoutMs,
     }),
   });
   logger.info(

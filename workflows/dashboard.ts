@@ -4,26 +4,42 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
+  type LocalActivityOptions,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, WidgetOutcome } from '../activities';
+import type { Activities, Delivered, DeliverInput, RunPlan, WidgetOutcome } from '../activities';
 import type { LlmActivities } from '../activities/llm';
-import type { PendingEvent } from '../src/domain/event';
-import type { SummaryDraft } from '../src/domain/summary';
-import type { SummarizeResult } from '../src/llm/summarizer';
-import type { EnrichedDashboard } from '../src/pipeline/types';
+import type { EventsHandover, PendingEvent } from '../src/domain/event';
+import { NEWEST_EVENT_IDS } from '../src/domain/summary';
+import type { LlmPlan } from '../src/llm/plan';
+import { dashboardWorkflowV1 } from './dashboard-v1';
 import { PrecisDegradedKey, PrecisModelKey, PrecisStatusKey } from './search-attributes';
+import {
+  type DashboardWorkflowState,
+  eventsArrivedSignal,
+  eventsHandedOverSignal,
+  stateQuery,
+} from './signals';
+
+export type { DashboardWorkflowState } from './signals';
+export { eventsArrivedSignal, eventsHandedOverSignal, stateQuery } from './signals';
 
 /**
  * One workflow per dashboard (workflow id = prefix + dashboard id), started or signalled with signal-with-start.
- * Events that arrive while a summary is being made fold into at most one follow-up run that uses the freshest
- * data. With nothing pending the workflow completes, so each burst of changes is one execution in the Temporal UI.
+ * Events that arrive while a summary is being made fold into one follow-up summary that uses the freshest data.
+ * After a summary the workflow waits for the next change (up to the worker's idle timeout), so steady traffic
+ * costs one signal per change rather than a new execution; continue-as-new keeps each run's history short.
+ *
+ * Each summary runs in one workflow task: every stage is a local activity on the pipeline worker (collect per
+ * widget, prepare = clean + enrich, deliver = summarize or store + publish), so a summary costs one server round
+ * trip instead of eight. Each widget's collection is still its own, separately retried step, named in the UI.
+ * Only model calls leave the worker: they run as activities on the LLM task queue, where Temporal owns their
+ * retries and the queue's rate cap.
  */
 export interface DashboardWorkflowInput {
   dashboardId: string;
@@ -31,61 +47,67 @@ export interface DashboardWorkflowInput {
   quietPeriodMs: number;
   /** Never wait longer than this after the first pending event, however steady the traffic. */
   maxDelayMs: number;
-  /** Where and how model calls run (from the starter's configuration); absent in runs of older precis versions. */
+  /** Runs of precis 0.1 only: the model plan as the starter saw it (today the pipeline worker decides). */
   llm?: LlmPlan;
-  /** Carried across continue-as-new. */
+  /** Runs of precis 0.1 only: events carried across continue-as-new. */
   pending?: PendingEvent[];
   recentEventIds?: string[];
+  /** Carried across continue-as-new. */
+  carry?: Carry;
 }
 
-export interface LlmPlan {
-  /** False when no model is configured: the local summarizer is the default, not a degradation. */
-  enabled: boolean;
-  taskQueue: string;
-  /** Temporal attempts at the primary model before the activity walks down the ladder itself. */
-  primaryAttempts: number;
-  /** Total time for one summary's model calls, retries included. */
-  maxRetryMs: number;
-  /** Delays between attempts to upgrade a degraded summary once the model is back. */
-  upgradeDelaysMs: number[];
+/** What one run hands the next through continue-as-new: small by construction. */
+interface Carry {
+  pending: PendingChanges;
+  /** Per `topic/partition`, the newest offset taken (see EventsHandover.position). */
+  taken: Record<string, string>;
+  /** The freshest inline data the dashboard's events have carried so far. */
+  inlineRef?: string;
 }
 
-export interface DashboardWorkflowState {
-  pending: number;
-  summariesMade: number;
-  lastVersion: number | null;
-  status: 'waiting' | 'summarizing' | 'idle';
+/** Changes waiting for the next summary. */
+interface PendingChanges {
+  count: number;
+  /** The newest ids, oldest first (at most NEWEST_EVENT_IDS). */
+  eventIds: string[];
+  /** Inline data of the waiting hand-overs, in arrival order. */
+  inlineRefs: string[];
+  /** Events handed over whole (eventsArrived), for their inline data. */
+  events: PendingEvent[];
 }
 
-export const eventsArrivedSignal = defineSignal<[PendingEvent[]]>('eventsArrived');
-export const stateQuery = defineQuery<DashboardWorkflowState>('state');
+/** One summary made: what was delivered, and its input, for a later upgrade. */
+interface Made {
+  delivered: Delivered;
+  enrichedRef: string;
+  events: DeliverInput['events'];
+}
 
-/** Event ids remembered to absorb redeliveries; bounded so the workflow state stays small. */
-const REMEMBERED_EVENT_IDS = 2_000;
+/** Marks runs that take the lean path; runs begun by precis 0.1 carry no such marker and finish as they began. */
+export const LEAN_PIPELINE_PATCH = 'lean-pipeline';
+
 /** Summaries per execution before continue-as-new keeps the history short. */
-const SUMMARIES_PER_RUN = 50;
+const SUMMARIES_PER_RUN = 100;
 
-/** Stages that only touch Redis and CPU: quick, and worth retrying for a while if Redis blips. */
-const PIPELINE_OPTIONS: ActivityOptions = {
+/** Stages that only touch Redis, Kafka and CPU: quick, and worth retrying for a while if Redis blips. */
+const STAGE_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
-    maximumInterval: '1 minute',
+    maximumInterval: '30 seconds',
     maximumAttempts: 10,
   },
 };
-const { clean, enrich, store, publish, summarizeLocally, touch } =
-  proxyActivities<Activities>(PIPELINE_OPTIONS);
+const { planRun, mergeInline, prepare, deliver } = proxyLocalActivities<Activities>(STAGE_OPTIONS);
 
 /**
- * Each widget is its own activity, so a slow or failing source is retried alone and shows up by name in the UI.
- * Sources heartbeat while they wait; a source that hangs is noticed after the heartbeat timeout, not the
- * start-to-close one. Few attempts: a widget that keeps failing is reported missing rather than holding the summary.
+ * Each widget is its own step, retried alone, so a slow or failing source does not redo the others. Few attempts:
+ * a widget that keeps failing is reported missing rather than holding the summary. Sources time out on their own
+ * well within the start-to-close limit.
  */
-const COLLECT_OPTIONS: ActivityOptions = {
+const COLLECT_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '30 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
@@ -93,17 +115,15 @@ const COLLECT_OPTIONS: ActivityOptions = {
     maximumAttempts: 4,
   },
 };
-const { collectWidget } = proxyActivities<Activities>(COLLECT_OPTIONS);
-
-const { planCollection } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
+const { collectWidget } = proxyLocalActivities<Activities>(COLLECT_OPTIONS);
 
 /**
  * Model calls run on their own task queue. The activity owns the ladder; Temporal owns the retries of the
  * primary model (the activity passes the provider's Retry-After as the next delay). Past the last attempt or the
  * total retry time, the activity itself answers from a lower rung, so these limits only bound a lost worker.
  */
-function modelActivities(plan: LlmPlan) {
-  return proxyActivities<LlmActivities>({
+function modelActivities(plan: LlmPlan): LlmActivities {
+  const options: ActivityOptions = {
     taskQueue: plan.taskQueue,
     startToCloseTimeout: '2 minutes',
     scheduleToCloseTimeout: plan.maxRetryMs + 180_000,
@@ -113,220 +133,255 @@ function modelActivities(plan: LlmPlan) {
       maximumInterval: '1 minute',
       maximumAttempts: plan.primaryAttempts + 1,
     },
-  });
-}
-
-/**
- * Runs started before `llm` joined the input (an older precis) get the defaults of the starter: the default LLM
- * queue and no upgrade loop. Inputs only ever gain optional fields, so open runs survive an upgrade of precis.
- */
-type RunInput = DashboardWorkflowInput & { llm: LlmPlan };
-
-const LEGACY_LLM_PLAN: LlmPlan = {
-  enabled: false,
-  taskQueue: 'precis-llm',
-  primaryAttempts: 4,
-  maxRetryMs: 120_000,
-  upgradeDelaysMs: [],
-};
-
-export async function dashboardWorkflow(started: DashboardWorkflowInput): Promise<DashboardWorkflowState> {
-  const input: RunInput = { ...started, llm: started.llm ?? LEGACY_LLM_PLAN };
-  const pending: PendingEvent[] = [...(input.pending ?? [])];
-  const recentIds: string[] = [...(input.recentEventIds ?? [])];
-  const seen = new Set(recentIds);
-  const state: DashboardWorkflowState = {
-    pending: pending.length,
-    summariesMade: 0,
-    lastVersion: null,
-    status: 'waiting',
   };
-
-  setHandler(eventsArrivedSignal, (events) => {
-    for (const event of events) {
-      if (seen.has(event.eventId)) continue; // a redelivered event changes nothing
-      seen.add(event.eventId);
-      recentIds.push(event.eventId);
-      pending.push(event);
-    }
-    if (recentIds.length > REMEMBERED_EVENT_IDS) {
-      for (const old of recentIds.splice(0, recentIds.length - REMEMBERED_EVENT_IDS)) seen.delete(old);
-    }
-    state.pending = pending.length;
-  });
-  setHandler(stateQuery, () => state);
-
-  const setStatus = (status: DashboardWorkflowState['status']): void => {
-    state.status = status;
-    upsertSearchAttributes([{ key: PrecisStatusKey, value: status }]);
-  };
-
-  while (pending.length > 0) {
-    setStatus('waiting');
-    await debounce(pending, input.quietPeriodMs, input.maxDelayMs);
-    const batch = pending.splice(0);
-    state.pending = 0;
-    setStatus('summarizing');
-    const made = await summarizeOnce(input, batch, state.summariesMade);
-    state.summariesMade++;
-    state.lastVersion = made.version;
-    if (made.degraded && input.llm.enabled) await upgradeWhenModelIsBack(input, made, pending, state);
-
-    if (
-      pending.length > 0 &&
-      (state.summariesMade >= SUMMARIES_PER_RUN || workflowInfo().continueAsNewSuggested)
-    ) {
-      await continueAsNew<typeof dashboardWorkflow>({ ...input, pending, recentEventIds: recentIds });
-    }
-  }
-  setStatus('idle');
-  return state;
+  return proxyActivities<LlmActivities>(options);
 }
 
-/** Waits until no event arrived for `quietMs`, or `maxDelayMs` after the wait began, whichever is first. */
-async function debounce(pending: PendingEvent[], quietMs: number, maxDelayMs: number): Promise<void> {
-  if (quietMs <= 0) return;
-  const deadline = Date.now() + maxDelayMs;
-  for (;;) {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) return;
-    const seenCount = pending.length;
-    const moreArrived = await condition(() => pending.length !== seenCount, Math.min(quietMs, remaining));
-    if (!moreArrived) return;
-  }
+export async function dashboardWorkflow(input: DashboardWorkflowInput): Promise<DashboardWorkflowState> {
+  // Runs begun by precis 0.1 recorded no marker: they replay, and finish, on the code they began with.
+  if (!patched(LEAN_PIPELINE_PATCH)) return dashboardWorkflowV1(input);
+  return new DashboardRun(input).run();
 }
 
-/** The message of the error a failed activity ended with, for the summary's list of missing widgets. */
+function emptyChanges(): PendingChanges {
+  return { count: 0, eventIds: [], inlineRefs: [], events: [] };
+}
+
+/** Offsets are decimal text (64-bit in Kafka): compared by length, then digits. */
+function offsetAfter(offset: string, taken: string | undefined): boolean {
+  if (taken === undefined) return true;
+  return offset.length !== taken.length ? offset.length > taken.length : offset > taken;
+}
+
+/** The message of the error a failed activity ended with, for summaries and the UI. */
 function failureReason(error: unknown): string {
   if (error instanceof ActivityFailure && error.cause) return error.cause.message;
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Collects every widget in parallel; only a dashboard whose every widget failed fails the run. */
-async function collectAll(
-  dashboardId: string,
-  asOf: string,
-  events: PendingEvent[],
-): Promise<WidgetOutcome[]> {
-  const plan = await planCollection(dashboardId);
-  const outcomes = await Promise.all(
-    plan.widgets.map(({ widgetId, title, source }) =>
-      collectWidget
-        .executeWithOptions({ ...COLLECT_OPTIONS, summary: `collect ${title} (${source})` }, [
-          { dashboardId, widgetId, asOf, events: source === 'inline' ? events : [] },
-        ])
-        .then(
-          ({ ref }): WidgetOutcome => ({ widgetId, ref }),
-          (error: unknown): WidgetOutcome => ({ widgetId, failed: failureReason(error) }),
-        ),
-    ),
-  );
-  const failures = outcomes.filter((o) => 'failed' in o);
-  if (failures.length === outcomes.length) {
-    const reasons = failures.map((o) => `${o.widgetId}: ${'failed' in o ? o.failed : ''}`).join('; ');
-    throw ApplicationFailure.nonRetryable(`every widget failed to collect (${reasons})`, 'CollectionFailed');
+class DashboardRun {
+  private pending: PendingChanges;
+  private readonly taken: Record<string, string>;
+  private inlineRef: string | undefined;
+  private readonly state: DashboardWorkflowState;
+  /** When the oldest pending change arrived (workflow time), for the max delay. */
+  private firstPendingAt: number;
+  /** The search attributes as last written. */
+  private shownStatus: string | null = null;
+  private shownModel: { model: string; degraded: boolean } | null = null;
+
+  constructor(private readonly input: DashboardWorkflowInput) {
+    this.pending = input.carry?.pending ?? emptyChanges();
+    for (const event of input.pending ?? []) this.addEvent(event);
+    this.taken = { ...(input.carry?.taken ?? {}) };
+    this.inlineRef = input.carry?.inlineRef;
+    this.firstPendingAt = Date.now();
+    this.state = { pending: this.pending.count, summariesMade: 0, lastVersion: null, status: 'waiting' };
   }
-  return outcomes;
-}
 
-interface Made {
-  version: number;
-  degraded: boolean;
-  enriched: EnrichedDashboard;
-  events: PendingEvent[];
-}
-
-async function summarizeOnce(input: RunInput, events: PendingEvent[], iteration: number): Promise<Made> {
-  const { dashboardId } = input;
-  const asOf = new Date().toISOString();
-  const widgets = await collectAll(dashboardId, asOf, events);
-  const cleaned = await clean({ dashboardId, asOf, widgets });
-  const enriched = await enrich({ dashboardId, cleanedRef: cleaned.ref });
-  const outcome = await modelActivities(input.llm)
-    .summarizeWithModel(enriched)
-    .catch(async (error: unknown) => {
-      // Even the LLM queue gave nothing (no worker, every attempt lost): the last rung still answers.
-      const result = await summarizeLocally({
-        enriched,
-        reason: `model stage failed: ${failureReason(error)}`,
-      });
-      return { kind: 'summary' as const, result };
-    });
-  if (outcome.kind === 'skip') {
-    await touch({
-      dashboardId,
-      freshness: {
-        version: outcome.version,
-        checkedAt: new Date().toISOString(),
-        dataAsOf: enriched.dataAsOf,
-        cause: outcome.cause,
-        eventIds: events.map((event) => event.eventId),
-      },
-    });
-    return { version: outcome.version, degraded: false, enriched, events };
+  private addEvent(event: PendingEvent): void {
+    this.noteArrival();
+    this.pending.count++;
+    this.pending.eventIds = [...this.pending.eventIds, event.eventId].slice(-NEWEST_EVENT_IDS);
+    if (event.payload) this.pending.events.push(event);
   }
-  const version = await storeResult(outcome.result, enriched, events, `${iteration}`);
-  return { version, degraded: outcome.result.degraded, enriched, events };
-}
 
-async function storeResult(
-  result: SummarizeResult,
-  enriched: EnrichedDashboard,
-  events: PendingEvent[],
-  idempotencySuffix: string,
-): Promise<number> {
-  const info = workflowInfo();
-  const draft: SummaryDraft = {
-    dashboardId: enriched.dashboardId,
-    generatedAt: new Date().toISOString(),
-    dataAsOf: enriched.dataAsOf,
-    ...result.content,
-    missingWidgets: enriched.missing,
-    model: result.model,
-    degraded: result.degraded,
-    degradedReason: result.degradedReason,
-    usage: result.usage,
-    cacheOutcome: result.cacheOutcome,
-    inputHash: enriched.inputHash,
-    eventIds: events.map((event) => event.eventId),
-    workflowId: info.workflowId,
-    runId: info.runId,
-  };
-  const stored = await store({
-    draft,
-    idempotencyKey: `${info.workflowId}/${info.runId}/${idempotencySuffix}`,
-  });
-  await publish({ dashboardId: enriched.dashboardId, version: stored.version });
-  upsertSearchAttributes([
-    { key: PrecisModelKey, value: result.model },
-    { key: PrecisDegradedKey, value: result.degraded },
-  ]);
-  return stored.version;
-}
+  private noteArrival(): void {
+    if (this.pending.count === 0) this.firstPendingAt = Date.now();
+  }
 
-/**
- * A degraded summary is served at once, then upgraded when the model is back: the same input is offered to the
- * model again after growing delays. New events end the wait (their run makes a fresh summary anyway).
- */
-async function upgradeWhenModelIsBack(
-  input: RunInput,
-  made: Made,
-  pending: PendingEvent[],
-  state: DashboardWorkflowState,
-): Promise<void> {
-  for (const [index, delayMs] of input.llm.upgradeDelaysMs.entries()) {
-    if (await condition(() => pending.length > 0, delayMs)) return;
-    const outcome = await modelActivities(input.llm)
-      .summarizeWithModel(made.enriched)
-      .catch(() => null);
-    if (outcome?.kind === 'summary' && !outcome.result.degraded) {
-      state.lastVersion = await storeResult(
-        outcome.result,
-        made.enriched,
-        made.events,
-        `${state.summariesMade}-upgrade-${index}`,
+  private handOver(handover: EventsHandover): void {
+    if (handover.position) {
+      const { stream, offset } = handover.position;
+      // A redelivered batch (the ingest crashed before committing): already taken, changes nothing.
+      if (!offsetAfter(offset, this.taken[stream])) return;
+      this.taken[stream] = offset;
+    }
+    if (handover.count <= 0) return;
+    this.noteArrival();
+    this.pending.count += handover.count;
+    this.pending.eventIds = [...this.pending.eventIds, ...handover.eventIds].slice(-NEWEST_EVENT_IDS);
+    if (handover.inlineRef) this.pending.inlineRefs.push(handover.inlineRef);
+  }
+
+  async run(): Promise<DashboardWorkflowState> {
+    const seen = new Set<string>();
+    setHandler(eventsArrivedSignal, (events) => {
+      for (const event of events) {
+        if (seen.has(event.eventId)) continue; // the same event twice in one run changes nothing
+        seen.add(event.eventId);
+        this.addEvent(event);
+      }
+      this.state.pending = this.pending.count;
+    });
+    setHandler(eventsHandedOverSignal, (handover) => {
+      this.handOver(handover);
+      this.state.pending = this.pending.count;
+    });
+    setHandler(stateQuery, () => this.state);
+    this.showStatus('active');
+
+    let idleTimeoutMs: number | null = null;
+    for (;;) {
+      if (this.pending.count === 0) {
+        // Wait for the next change; the idle timeout is the worker's setting, known after the first summary.
+        this.state.status = 'idle';
+        const timeout = idleTimeoutMs ?? 0;
+        if (timeout <= 0 || !(await condition(() => this.pending.count > 0, timeout))) break;
+      }
+      this.state.status = 'waiting';
+      await this.debounce();
+      const changes = this.pending;
+      this.pending = emptyChanges();
+      seen.clear();
+      this.state.pending = 0;
+      this.state.status = 'summarizing';
+      const plan = await planRun(this.input.dashboardId);
+      idleTimeoutMs = plan.idleTimeoutMs;
+      const made = await this.summarize(plan, changes);
+      this.state.summariesMade++;
+      this.state.lastVersion = made.delivered.version;
+      if (made.delivered.kind === 'stored' && made.delivered.degraded && plan.llm.enabled)
+        await this.upgradeWhenModelIsBack(plan.llm, made);
+
+      if (this.state.summariesMade >= SUMMARIES_PER_RUN || workflowInfo().continueAsNewSuggested) {
+        await continueAsNew<typeof dashboardWorkflow>({
+          dashboardId: this.input.dashboardId,
+          quietPeriodMs: this.input.quietPeriodMs,
+          maxDelayMs: this.input.maxDelayMs,
+          carry: { pending: this.pending, taken: this.taken, inlineRef: this.inlineRef },
+        });
+      }
+    }
+    this.state.status = 'idle';
+    this.showStatus('idle');
+    return this.state;
+  }
+
+  /** Waits until no event arrived for the quiet period, or the max delay after the first pending one. */
+  private async debounce(): Promise<void> {
+    const { quietPeriodMs, maxDelayMs } = this.input;
+    if (quietPeriodMs <= 0) return;
+    const deadline = this.firstPendingAt + maxDelayMs;
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return;
+      const seenCount = this.pending.count;
+      const moreArrived = await condition(
+        () => this.pending.count !== seenCount,
+        Math.min(quietPeriodMs, remaining),
       );
-      return;
+      if (!moreArrived) return;
+    }
+  }
+
+  private async summarize(plan: RunPlan, changes: PendingChanges): Promise<Made> {
+    const { dashboardId } = this.input;
+    const asOf = new Date().toISOString();
+    if (changes.inlineRefs.length > 0)
+      this.inlineRef = await mergeInline({ base: this.inlineRef, refs: changes.inlineRefs });
+    const widgets = await this.collectAll(plan, asOf, changes);
+    const prepared = await prepare({ dashboardId, asOf, widgets });
+    const model = plan.llm.enabled
+      ? await modelActivities(plan.llm)
+          .summarizeWithModel({ enrichedRef: prepared.enrichedRef })
+          .catch((error: unknown) => ({ kind: 'failed' as const, reason: failureReason(error) }))
+      : undefined;
+    const events = { count: changes.count, eventIds: changes.eventIds };
+    const delivered = await this.deliver({
+      enrichedRef: prepared.enrichedRef,
+      model,
+      events,
+      iteration: `${this.state.summariesMade}`,
+    });
+    return { delivered, enrichedRef: prepared.enrichedRef, events };
+  }
+
+  /** Collects every widget in parallel; only a dashboard whose every widget failed fails the run. */
+  private async collectAll(plan: RunPlan, asOf: string, changes: PendingChanges): Promise<WidgetOutcome[]> {
+    const { dashboardId } = this.input;
+    const outcomes = await Promise.all(
+      plan.widgets.map(({ widgetId, title, source }) =>
+        collectWidget
+          .executeWithOptions({ ...COLLECT_OPTIONS, summary: `collect ${title} (${source})` }, [
+            {
+              dashboardId,
+              widgetId,
+              asOf,
+              events: source === 'inline' ? changes.events : [],
+              ...(source === 'inline' && this.inlineRef ? { inlineRef: this.inlineRef } : {}),
+            },
+          ])
+          .then(
+            ({ ref }): WidgetOutcome => ({ widgetId, ref }),
+            (error: unknown): WidgetOutcome => ({ widgetId, failed: failureReason(error) }),
+          ),
+      ),
+    );
+    const failures = outcomes.filter((o) => 'failed' in o);
+    if (failures.length === outcomes.length) {
+      const reasons = failures.map((o) => `${o.widgetId}: ${'failed' in o ? o.failed : ''}`).join('; ');
+      throw ApplicationFailure.nonRetryable(
+        `every widget failed to collect (${reasons})`,
+        'CollectionFailed',
+      );
+    }
+    return outcomes;
+  }
+
+  private async deliver(
+    request: Pick<DeliverInput, 'enrichedRef' | 'model' | 'events'> & { iteration: string },
+  ): Promise<Delivered> {
+    const info = workflowInfo();
+    const delivered = await deliver({
+      dashboardId: this.input.dashboardId,
+      enrichedRef: request.enrichedRef,
+      ...(request.model ? { model: request.model } : {}),
+      events: request.events,
+      idempotencyKey: `${info.workflowId}/${info.runId}/${request.iteration}`,
+      workflowId: info.workflowId,
+      runId: info.runId,
+    });
+    if (delivered.kind === 'stored') this.showModel(delivered.model, delivered.degraded);
+    return delivered;
+  }
+
+  /** Search attributes are written only when they change: each write is a history event and an index update. */
+  private showStatus(status: 'active' | 'idle'): void {
+    if (this.shownStatus === status) return;
+    this.shownStatus = status;
+    upsertSearchAttributes([{ key: PrecisStatusKey, value: status }]);
+  }
+
+  private showModel(model: string, degraded: boolean): void {
+    if (this.shownModel?.model === model && this.shownModel.degraded === degraded) return;
+    this.shownModel = { model, degraded };
+    upsertSearchAttributes([
+      { key: PrecisModelKey, value: model },
+      { key: PrecisDegradedKey, value: degraded },
+    ]);
+  }
+
+  /**
+   * A degraded summary is served at once, then upgraded when the model is back: the same input is offered to the
+   * model again after growing delays. New events end the wait (their summary is fresh anyway).
+   */
+  private async upgradeWhenModelIsBack(plan: LlmPlan, made: Made): Promise<void> {
+    for (const [index, delayMs] of plan.upgradeDelaysMs.entries()) {
+      if (await condition(() => this.pending.count > 0, delayMs)) return;
+      const outcome = await modelActivities(plan)
+        .summarizeWithModel({ enrichedRef: made.enrichedRef })
+        .catch(() => null);
+      if (outcome?.kind === 'summary' && !outcome.result.degraded) {
+        const upgraded = await this.deliver({
+          enrichedRef: made.enrichedRef,
+          model: outcome,
+          events: made.events,
+          iteration: `${this.state.summariesMade}-upgrade-${index}`,
+        });
+        this.state.lastVersion = upgraded.version;
+        return;
+      }
     }
   }
 }

@@ -6,7 +6,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
  * scripts/stack.sh registers them on the dev server; on your own cluster: `temporal operator search-attribute create`.
  */
 export const DashboardIdKey = defineSearchAttributeKey('DashboardId', SearchAttributeType.KEYWORD);
-/** `waiting`, `summarizing`, `idle`. */
+/** `active` (summarizing, or open and waiting for the next change) or `idle` (completed). */
 export const PrecisStatusKey = defineSearchAttributeKey('PrecisStatus', SearchAttributeType.KEYWORD);
 export const PrecisModelKey = defineSearchAttributeKey('PrecisModel', SearchAttributeType.KEYWORD);
 export const PrecisDegradedKey = defineSearchAttributeKey('PrecisDegraded', SearchAttributeType.BOOL);

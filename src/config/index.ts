@@ -114,6 +114,12 @@ export const configSchema = z.object({
     maxDelayMs: millis.default(30_000),
     /** PRECIS_TOKEN_BUDGET: estimated tokens the model input may use; larger inputs are shrunk. Default 3000. */
     tokenBudget: z.coerce.number().int().min(200).default(3000),
+    /**
+     * PRECIS_WORKFLOW_IDLE_MS: how long a dashboard's workflow stays open, waiting for the next change, after its
+     * last summary. An open workflow takes the next change with one signal instead of a new execution. 0 = complete
+     * as soon as nothing is pending (one execution per burst). Default 600000 (10 min).
+     */
+    idleTimeoutMs: millis.default(600_000),
   }),
   api: z.object({
     /** PRECIS_API_HOST. Default `127.0.0.1`. */
@@ -261,6 +267,7 @@ const ENV_FIELDS = {
   PRECIS_QUIET_PERIOD_MS: ['pipeline', 'quietPeriodMs'],
   PRECIS_MAX_DELAY_MS: ['pipeline', 'maxDelayMs'],
   PRECIS_TOKEN_BUDGET: ['pipeline', 'tokenBudget'],
+  PRECIS_WORKFLOW_IDLE_MS: ['pipeline', 'idleTimeoutMs'],
   PRECIS_API_HOST: ['api', 'host'],
   PRECIS_API_PORT: ['api', 'port'],
   PRECIS_API_AUTH: ['api', 'auth'],

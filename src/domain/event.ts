@@ -44,3 +44,24 @@ export interface PendingEvent {
   occurredAt: string;
   payload?: InlinePayload;
 }
+
+/**
+ * What the ingest hands a dashboard's workflow for one Kafka batch: how many events, the newest ids and a
+ * reference to their inline data. Never the events themselves, so a burst of thousands of events costs a signal
+ * of a few hundred bytes and the workflow's history stays small.
+ */
+export interface EventsHandover {
+  /**
+   * Where the newest of these events sits in Kafka: `topic/partition` and its offset (decimal text). A dashboard's
+   * events stay on one partition, so the workflow drops a hand-over at or below the offset it already took: a
+   * batch redelivered after a crash changes nothing.
+   */
+  position?: { stream: string; offset: string };
+  /** Events in the hand-over (after the ingest dropped redeliveries it remembered). */
+  count: number;
+  /** The newest event ids, oldest first (at most NEWEST_EVENT_IDS). */
+  eventIds: string[];
+  newestOccurredAt: string;
+  /** Blob reference of the freshest inline data per widget among these events (see InlineData). */
+  inlineRef?: string;
+}

@@ -16,6 +16,9 @@ export const anomalySchema = z.object({
   description: z.string().max(400),
 });
 
+/** How many event ids a summary or freshness record keeps: the newest, enough to trace a run to its events. */
+export const NEWEST_EVENT_IDS = 20;
+
 /** The summary precis stores, serves and publishes. */
 export const summarySchema = z.object({
   dashboardId: idSchema,
@@ -39,7 +42,10 @@ export const summarySchema = z.object({
   }),
   cacheOutcome: z.enum(['miss', 'hit', 'unchanged', 'none']),
   inputHash: z.string(),
+  /** The newest events this summary folded in (at most NEWEST_EVENT_IDS, oldest first). */
   eventIds: z.array(z.string()),
+  /** How many events this summary folded in (absent in summaries of older precis versions). */
+  eventCount: z.number().int().min(0).optional(),
   workflowId: z.string(),
   runId: z.string(),
 });

@@ -3,18 +3,23 @@ import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Produce
 import { createProducer } from '../clients';
 import type { Config } from '../config';
 import type { Dashboard } from '../domain/dashboard';
-import type { PendingEvent } from '../domain/event';
+import type { EventsHandover, PendingEvent } from '../domain/event';
 import type { DashboardRegistry } from '../domain/registry';
+import { NEWEST_EVENT_IDS } from '../domain/summary';
 import type { Logger } from '../log';
+import { inlineDataOf } from '../sources/inline-data';
+import type { BlobStore } from '../store/blobs';
 import type { EventDeduper } from './dedupe';
 import { parseEventMessage } from './parse';
-import { signalDashboard } from './starter';
+import { handOver } from './starter';
 
 export interface IngestDeps {
   kafka: Kafka;
   temporal: Client;
   registry: DashboardRegistry;
   deduper: EventDeduper;
+  /** Where inline event data goes, so that only its reference travels through Temporal. */
+  blobs: BlobStore;
   config: Config;
   logger: Logger;
   /** Backoff while Temporal is unreachable; defaults suit production, tests shorten them. */
@@ -45,7 +50,15 @@ interface Handover {
   dashboard: Dashboard;
   events: PendingEvent[];
   messages: KafkaMessage[];
+  /** What the workflow gets; built once, so that a retried hand-over is the same signal. */
+  signal?: EventsHandover;
 }
+
+/**
+ * Batches of different partitions handed over at once. A batch waits for Temporal's acceptance before the next one
+ * of its partition, so this is what keeps Temporal busy while one partition waits.
+ */
+const PARTITIONS_IN_FLIGHT = 12;
 
 class ConsumerStopping extends Error {
   override readonly name = 'ConsumerStopping';
@@ -82,6 +95,10 @@ export class IngestConsumer {
     this.consumer = deps.kafka.consumer({
       groupId: deps.config.kafka.groupId,
       allowAutoTopicCreation: false,
+      // Large fetches under a backlog: a batch becomes one signal per dashboard, so the more events a batch holds,
+      // the fewer Temporal calls per event. Light traffic still gets small batches at once (minBytes 1).
+      maxBytesPerPartition: 8 * 1024 * 1024,
+      maxBytes: 64 * 1024 * 1024,
     });
     this.producer = createProducer(deps.kafka);
     this.backoff = deps.backoff ?? { initialMs: 250, maxMs: 15_000 };
@@ -95,7 +112,7 @@ export class IngestConsumer {
       eachBatchAutoResolve: false,
       autoCommit: true,
       // Partitions are independent (order matters only within one): let a paused one not hold up the others.
-      partitionsConsumedConcurrently: 3,
+      partitionsConsumedConcurrently: PARTITIONS_IN_FLIGHT,
       eachBatch: (payload) => this.handleBatch(payload),
     });
   }
@@ -176,9 +193,10 @@ export class IngestConsumer {
     try {
       for (;;) {
         const results = await Promise.allSettled(
-          [...remaining.values()].map((h) =>
-            signalDashboard(this.deps.temporal, this.deps.config, h.dashboard, h.events),
-          ),
+          [...remaining.values()].map(async (h) => {
+            h.signal ??= await this.handoverOf(batch.topic, batch.partition, h);
+            await handOver(this.deps.temporal, this.deps.config, h.dashboard, h.signal);
+          }),
         );
         const failed: [string, unknown][] = [];
         const accepted: PendingEvent[] = [];
@@ -223,6 +241,32 @@ export class IngestConsumer {
         this.deps.logger.info({ partition: batch.partition }, 'partition resumed');
       }
     }
+  }
+
+  /**
+   * The signal for one dashboard's events of a batch: count, newest ids, the Kafka position of the newest (the
+   * workflow drops a redelivered position) and the inline data by reference.
+   */
+  private async handoverOf(topic: string, partition: number, handover: Handover): Promise<EventsHandover> {
+    const { events, messages } = handover;
+    let newest = Number.NEGATIVE_INFINITY;
+    let newestOccurredAt = '';
+    for (const event of events) {
+      const at = Date.parse(event.occurredAt);
+      if (at >= newest) {
+        newest = at;
+        newestOccurredAt = event.occurredAt;
+      }
+    }
+    const inline = inlineDataOf(events);
+    const last = messages.at(-1);
+    return {
+      ...(last ? { position: { stream: `${topic}/${partition}`, offset: last.offset } } : {}),
+      count: events.length,
+      eventIds: events.slice(-NEWEST_EVENT_IDS).map((event) => event.eventId),
+      newestOccurredAt,
+      ...(inline ? { inlineRef: await this.deps.blobs.put(inline) } : {}),
+    };
   }
 
   private async deadLetter(

@@ -64,7 +64,9 @@ export interface Freshness {
   checkedAt: string;
   dataAsOf: string;
   cause: 'unchanged' | 'immaterial';
+  /** The newest events the check folded in (oldest first). */
   eventIds: string[];
+  eventCount?: number;
 }
 
 export interface StoreResult {
@@ -147,7 +149,19 @@ export class SummaryStore {
    * matter), without writing a new version.
    */
   async touch(dashboardId: string, freshness: Freshness): Promise<void> {
-    await this.redis.set(this.key(dashboardId, 'freshness'), JSON.stringify(freshness));
+    const record = JSON.stringify(freshness);
+    // Announced like a new version (on its own channel, so summary subscribers see only summaries): whoever waits
+    // for "the summary covers my event" learns it at once.
+    await this.redis
+      .multi()
+      .set(this.key(dashboardId, 'freshness'), record)
+      .publish(this.freshnessChannel(dashboardId), record)
+      .exec();
+  }
+
+  /** The pub/sub channel on which every freshness record of a dashboard is announced. */
+  freshnessChannel(dashboardId: string): string {
+    return `${this.keyPrefix}freshness:${dashboardId}`;
   }
 
   /** The latest freshness record, if it is about the given version. */

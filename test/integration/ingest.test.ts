@@ -21,6 +21,7 @@ import { DLQ_HEADERS, IngestConsumer } from '../../src/ingest/consumer';
 import { EventDeduper } from '../../src/ingest/dedupe';
 import { createIngestMetrics } from '../../src/ingest/metrics';
 import type { Service } from '../../src/process';
+import { BlobStore } from '../../src/store/blobs';
 import { SummaryStore } from '../../src/store/summaries';
 import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
@@ -127,6 +128,7 @@ async function startConsumer(client: Client = temporal.client): Promise<IngestCo
     temporal: client,
     registry,
     deduper: new EventDeduper(redis, config.redis.keyPrefix, 3600),
+    blobs: new BlobStore(redis, config.redis.keyPrefix, 3600),
     config,
     logger,
     backoff: { initialMs: 100, maxMs: 1000 },

@@ -12,6 +12,7 @@ import { parseDashboard } from '../../src/domain/registry';
 import type { SummaryDraft } from '../../src/domain/summary';
 import { dashboardWorkflowId, signalDashboard } from '../../src/ingest/starter';
 import { CircuitBreaker } from '../../src/llm/breaker';
+import { buildSummarizer } from '../../src/llm/build';
 import { CostLedger } from '../../src/llm/cost';
 import { buildMessages, loadPrompt } from '../../src/llm/prompt';
 import {
@@ -25,7 +26,7 @@ import { enrichDashboard, estimateTokens } from '../../src/pipeline/enrich';
 import type { EnrichedDashboard } from '../../src/pipeline/types';
 import type { Service } from '../../src/process';
 import { SummaryStore } from '../../src/store/summaries';
-import { buildLlmWorker, buildSummarizer } from '../../workers/llm';
+import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
 import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
 import { type OpenAiTestServer, startOpenAiServer } from '../support/openai-server';

@@ -20,6 +20,9 @@ export function isolatedConfig(env: NodeJS.ProcessEnv = {}): Config & { runId: s
     PRECIS_INGEST_METRICS_PORT: '0',
     PRECIS_WORKFLOW_ID_PREFIX: `${runId}-dashboard-`,
     PRECIS_LOG_LEVEL: 'warn',
+    // Workflows complete as soon as nothing is pending, so tests can await their result; tests of the long-lived
+    // workflow set their own idle timeout.
+    PRECIS_WORKFLOW_IDLE_MS: '0',
     ...env,
   });
   return { ...config, runId };
