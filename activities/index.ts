@@ -5,7 +5,7 @@ import { type Dashboard, durationMs } from '../src/domain/dashboard';
 import type { PendingEvent } from '../src/domain/event';
 import type { DashboardRegistry } from '../src/domain/registry';
 import type { SummaryDraft } from '../src/domain/summary';
-import { NEWEST_EVENT_IDS } from '../src/domain/summary';
+import { NEWEST_EVENT_IDS } from '../src/domain/limits';
 import type { LlmPlan } from '../src/llm/plan';
 import type { SummarizeOutcome, SummarizeResult, Summarizer } from '../src/llm/summarizer';
 import { cleanDashboard, widgetWindow } from '../src/pipeline/clean';

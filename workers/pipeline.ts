@@ -2,8 +2,11 @@
  * The pipeline worker: runs dashboard workflows and their collect/clean/enrich/summarize/store activities on
  * the pipeline task queue. Scale out by running more of these; Temporal spreads the work.
  */
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { WORKFLOW_BUNDLE_FILE } from '../scripts/bundle-workflows';
 import { createKafka, createProducer, createRedis, ensureTopics } from '../src/clients';
 import type { Config } from '../src/config';
 import { SummaryPublisher } from '../src/delivery/publisher';
@@ -16,6 +19,17 @@ import { closeConnectors, createConnectors } from '../src/sources';
 import { BlobStore } from '../src/store/blobs';
 import { SummaryStore } from '../src/store/summaries';
 import { runWorkerMain, serveWorker } from '../src/temporal-runtime';
+
+/**
+ * The bundle `npm run build` made (dist/workflow-bundle.js) when there is one: no webpack at start-up, and its peak
+ * memory stays out of the worker. From sources (tests, tsx) the worker bundles the workflows itself.
+ */
+function workflowCode(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const bundle = join(__dirname, '..', WORKFLOW_BUNDLE_FILE);
+  return existsSync(bundle)
+    ? { workflowBundle: { codePath: bundle } }
+    : { workflowsPath: require.resolve('../workflows') };
+}
 
 export async function buildPipelineWorker(config: Config, logger: Logger): Promise<Service> {
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
@@ -38,7 +52,7 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
+    ...workflowCode(),
     activities: createActivities({
       registry,
       store,

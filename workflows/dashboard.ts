@@ -15,7 +15,7 @@ import {
 import type { Activities, Delivered, DeliverInput, RunPlan, WidgetOutcome } from '../activities';
 import type { LlmActivities } from '../activities/llm';
 import type { EventsHandover, PendingEvent } from '../src/domain/event';
-import { NEWEST_EVENT_IDS } from '../src/domain/summary';
+import { NEWEST_EVENT_IDS } from '../src/domain/limits';
 import type { LlmPlan } from '../src/llm/plan';
 import { dashboardWorkflowV1 } from './dashboard-v1';
 import { PrecisDegradedKey, PrecisModelKey, PrecisStatusKey } from './search-attributes';

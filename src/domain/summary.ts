@@ -16,9 +16,6 @@ export const anomalySchema = z.object({
   description: z.string().max(400),
 });
 
-/** How many event ids a summary or freshness record keeps: the newest, enough to trace a run to its events. */
-export const NEWEST_EVENT_IDS = 20;
-
 /** The summary precis stores, serves and publishes. */
 export const summarySchema = z.object({
   dashboardId: idSchema,

@@ -5,7 +5,7 @@ import type { Config } from '../config';
 import type { Dashboard } from '../domain/dashboard';
 import type { EventsHandover, PendingEvent } from '../domain/event';
 import type { DashboardRegistry } from '../domain/registry';
-import { NEWEST_EVENT_IDS } from '../domain/summary';
+import { NEWEST_EVENT_IDS } from '../domain/limits';
 import type { Logger } from '../log';
 import { inlineDataOf } from '../sources/inline-data';
 import type { BlobStore } from '../store/blobs';

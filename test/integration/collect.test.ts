@@ -135,10 +135,11 @@ describe('collection through Temporal', () => {
     expect(requests['/orders']).toBe(1);
     expect(requests['/missing']).toBe(1);
 
-    // Collected data stayed out of history: activities returned references to Redis, which expire.
+    // Collected data stayed out of history: the collect steps (local activities, whose results history keeps in
+    // markers) returned references to Redis, which expire.
     const history = await handle.fetchHistory();
     const results = (history.events ?? [])
-      .map((event) => event.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data)
+      .map((event) => event.markerRecordedEventAttributes?.details?.result?.payloads?.[0]?.data)
       .filter((data): data is Uint8Array => data instanceof Uint8Array)
       .map((data) => JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, unknown>);
     const collected = results.filter((result) => 'ref' in result && 'points' in result);
