@@ -33,9 +33,14 @@ export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
 /**
  * The configured API keys. Only their SHA-256 digests are known; a presented key is hashed and compared with
  * every digest in constant time, so neither the comparison nor the number of matching bytes leaks anything.
+ * A key that matched is remembered, so a busy key is hashed once per process instead of on every request (the
+ * hash cost more than the rest of a cached read). Only matching keys are kept, at most one per configured digest,
+ * so the memory cannot be filled by clients sending made-up keys; a lookup compares a presented key with a
+ * remembered one only when their string hashes collide, which a client cannot aim for without knowing the key.
  */
 export class ApiKeys {
   private readonly keys: ConfiguredKey[];
+  private readonly verified = new Map<string, ConfiguredKey>();
 
   constructor(keys: Config['api']['keys']) {
     this.keys = keys.map((key) => ({
@@ -50,11 +55,15 @@ export class ApiKeys {
   }
 
   verify(presented: string): ApiPrincipal | undefined {
+    const known = this.verified.get(presented);
+    if (known !== undefined) return known;
     const digest = sha256(presented);
     let match: ConfiguredKey | undefined;
     for (const key of this.keys) {
       if (timingSafeEqual(digest, key.digest) && match === undefined) match = key;
     }
+    // A preimage per digest: the map holds at most as many entries as there are keys.
+    if (match !== undefined) this.verified.set(presented, match);
     return match;
   }
 }

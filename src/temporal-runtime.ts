@@ -16,7 +16,9 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
 function forwardTo(logger: Logger): TemporalLogger {
   const child = logger.child({ source: 'temporal' });
   const log = (level: LogLevel, message: string, meta?: LogMetadata): void => {
-    child[LEVELS[level]](meta ?? {}, message);
+    // The SDK logs every activity and workflow task at debug level: drop what pino would drop, before any work.
+    const pinoLevel = LEVELS[level];
+    if (child.isLevelEnabled(pinoLevel)) child[pinoLevel](meta ?? {}, message);
   };
   return {
     log,
@@ -30,7 +32,12 @@ function forwardTo(logger: Logger): TemporalLogger {
 
 /** Installs the process-wide Temporal runtime; call once, before the first worker connection. */
 export function installTemporalRuntime(logger: Logger): void {
-  Runtime.install({ logger: forwardTo(logger) });
+  // The core's own warnings (slow workflow tasks, failed polls) go through the same logger instead of straight to
+  // stderr, so every line a worker writes is one JSON format.
+  Runtime.install({
+    logger: forwardTo(logger),
+    telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'WARN' } } },
+  });
 }
 
 /**

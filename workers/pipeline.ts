@@ -53,6 +53,9 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...workflowCode(),
+    // Every open dashboard workflow stays cached (sticky), so a change never replays its history. The SDK's default
+    // size follows the V8 heap limit (about 1.7 MB per workflow); a precis workflow holds a few KB.
+    maxCachedWorkflows: 2000,
     activities: createActivities({
       registry,
       store,

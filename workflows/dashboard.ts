@@ -18,6 +18,7 @@ import type { EventsHandover, PendingEvent } from '../src/domain/event';
 import { NEWEST_EVENT_IDS } from '../src/domain/limits';
 import type { LlmPlan } from '../src/llm/plan';
 import { dashboardWorkflowV1 } from './dashboard-v1';
+import { offsetAfter } from './positions';
 import { PrecisDegradedKey, PrecisModelKey, PrecisStatusKey } from './search-attributes';
 import {
   type DashboardWorkflowState,
@@ -145,12 +146,6 @@ export async function dashboardWorkflow(input: DashboardWorkflowInput): Promise<
 
 function emptyChanges(): PendingChanges {
   return { count: 0, eventIds: [], inlineRefs: [], events: [] };
-}
-
-/** Offsets are decimal text (64-bit in Kafka): compared by length, then digits. */
-function offsetAfter(offset: string, taken: string | undefined): boolean {
-  if (taken === undefined) return true;
-  return offset.length !== taken.length ? offset.length > taken.length : offset > taken;
 }
 
 /** The message of the error a failed activity ended with, for summaries and the UI. */
