@@ -3,9 +3,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { SummaryPublisher } from '../src/delivery/publisher';
 import { type Dashboard, durationMs } from '../src/domain/dashboard';
 import type { PendingEvent } from '../src/domain/event';
+import { NEWEST_EVENT_IDS } from '../src/domain/limits';
 import type { DashboardRegistry } from '../src/domain/registry';
 import type { SummaryDraft } from '../src/domain/summary';
-import { NEWEST_EVENT_IDS } from '../src/domain/limits';
 import type { LlmPlan } from '../src/llm/plan';
 import type { SummarizeOutcome, SummarizeResult, Summarizer } from '../src/llm/summarizer';
 import { cleanDashboard, widgetWindow } from '../src/pipeline/clean';
@@ -92,6 +92,8 @@ export interface Prepared {
   enrichedRef: string;
   inputHash: string;
   dataAsOf: string;
+  /** With a model configured: the latest summary still holds (unchanged or immaterial input), skip the model. */
+  reuse?: SummarizeOutcome & { kind: 'skip' };
 }
 
 export interface DeliverInput {
@@ -271,10 +273,12 @@ export function createActivities(deps: ActivityDeps) {
       try {
         const cleaned = await cleanCollected(dashboard, input);
         const enriched = enrichDashboard(dashboard, cleaned, { tokenBudget: deps.tokenBudget });
+        const reuse = deps.llmPlan.enabled ? await deps.summarizer.reusable(enriched) : null;
         return {
           enrichedRef: await deps.blobs.put(enriched),
           inputHash: enriched.inputHash,
           dataAsOf: enriched.dataAsOf,
+          ...(reuse ? { reuse } : {}),
         };
       } catch (error) {
         toFailure(error);

@@ -8,6 +8,7 @@ import { DEPENDENCY_RETRY_AFTER_S, HttpProblem, sendProblem } from './problem';
 import { RateLimiter } from './rate-limit';
 import { Readiness } from './readiness';
 import { RefreshPublisher } from './refresh-publisher';
+import { LazyChildLogger } from './request-logger';
 import { registerDashboardRoutes } from './routes/dashboards';
 import { registerOperationRoutes } from './routes/operations';
 import { registerStreamRoutes } from './routes/stream';
@@ -59,6 +60,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     loggerInstance: deps.logger as FastifyBaseLogger | undefined,
     // Per-request log lines would cost more than serving a cached summary; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
+    // Without a logger Fastify skips per-request children altogether; with one, they are made when used.
+    ...(deps.logger === undefined
+      ? {}
+      : {
+          childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options),
+        }),
     bodyLimit: config.api.bodyLimitBytes,
     // Dashboard ids may be 128 characters and workflow ids add a prefix; Fastify's default cap is 100.
     routerOptions: { maxParamLength: 600 },

@@ -277,11 +277,14 @@ class DashboardRun {
       this.inlineRef = await mergeInline({ base: this.inlineRef, refs: changes.inlineRefs });
     const widgets = await this.collectAll(plan, asOf, changes);
     const prepared = await prepare({ dashboardId, asOf, widgets });
-    const model = plan.llm.enabled
-      ? await modelActivities(plan.llm)
-          .summarizeWithModel({ enrichedRef: prepared.enrichedRef })
-          .catch((error: unknown) => ({ kind: 'failed' as const, reason: failureReason(error) }))
-      : undefined;
+    // The model stage is skipped when prepare found the latest summary still holds: no model, no round trip.
+    const model = prepared.reuse
+      ? prepared.reuse
+      : plan.llm.enabled
+        ? await modelActivities(plan.llm)
+            .summarizeWithModel({ enrichedRef: prepared.enrichedRef })
+            .catch((error: unknown) => ({ kind: 'failed' as const, reason: failureReason(error) }))
+        : undefined;
     const events = { count: changes.count, eventIds: changes.eventIds };
     const delivered = await this.deliver({
       enrichedRef: prepared.enrichedRef,

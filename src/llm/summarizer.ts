@@ -156,21 +156,8 @@ export class Summarizer {
       await this.deps.ledger.countOutcome('local_default');
       return { kind: 'summary', result: this.local(enriched, false, null) };
     }
-    const latest = await this.deps.latest(enriched.dashboardId);
-    if (latest && !latest.degraded) {
-      if (latest.inputHash === enriched.inputHash) {
-        await this.deps.ledger.countOutcome('unchanged');
-        return { kind: 'skip', cause: 'unchanged', version: latest.version };
-      }
-      const previous = await this.deps.redis.get(this.digestKey(enriched.dashboardId));
-      if (
-        previous &&
-        isImmaterial(JSON.parse(previous) as Digest, digestOf(enriched), this.deps.llm.materialityPct)
-      ) {
-        await this.deps.ledger.countOutcome('immaterial');
-        return { kind: 'skip', cause: 'immaterial', version: latest.version };
-      }
-    }
+    const skip = await this.reusable(enriched);
+    if (skip) return skip;
 
     const reasons: string[] = [];
     const { model, fallbackModel } = this.deps.llm;
@@ -213,6 +200,29 @@ export class Summarizer {
     }
     await this.deps.ledger.countOutcome('local_fallback');
     return { kind: 'summary', result: this.local(enriched, true, reasons.join('; ')) };
+  }
+
+  /**
+   * Whether the latest summary still holds for this input (unchanged, or changed too little to matter): then no
+   * model call is needed. Counted per cause. The pipeline asks before it schedules the model stage at all.
+   */
+  async reusable(enriched: EnrichedDashboard): Promise<(SummarizeOutcome & { kind: 'skip' }) | null> {
+    if (!this.deps.client) return null;
+    const latest = await this.deps.latest(enriched.dashboardId);
+    if (!latest || latest.degraded) return null;
+    if (latest.inputHash === enriched.inputHash) {
+      await this.deps.ledger.countOutcome('unchanged');
+      return { kind: 'skip', cause: 'unchanged', version: latest.version };
+    }
+    const previous = await this.deps.redis.get(this.digestKey(enriched.dashboardId));
+    if (
+      previous &&
+      isImmaterial(JSON.parse(previous) as Digest, digestOf(enriched), this.deps.llm.materialityPct)
+    ) {
+      await this.deps.ledger.countOutcome('immaterial');
+      return { kind: 'skip', cause: 'immaterial', version: latest.version };
+    }
+    return null;
   }
 
   private local(enriched: EnrichedDashboard, degraded: boolean, reason: string | null): SummarizeResult {
