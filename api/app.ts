@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { ApiContext, AppDeps } from './context';
+import { withHook } from './hooks';
 import { ApiMetrics } from './metrics';
 import { apiOperations } from './operations';
 import { DEPENDENCY_RETRY_AFTER_S, HttpProblem, sendProblem } from './problem';
@@ -130,21 +131,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       request.log.error({ err: error }, 'request failed');
     sendProblem(reply, problem, request.url);
   });
+  const unmatched = metrics.route('unmatched');
   app.setNotFoundHandler((request, reply) => {
     sendProblem(
       reply,
       new HttpProblem(404, 'Not found', `no route ${request.method} ${request.url}`),
       request.url,
     );
+    // The not-found handler takes no onResponse hook; the reply has been written by now.
+    unmatched(request.method, reply.statusCode, reply.elapsedTime / 1000);
   });
-  app.addHook('onResponse', (request, reply, done) => {
-    metrics.observe(
-      request.method,
-      request.routeOptions.url ?? 'unmatched',
-      reply.statusCode,
-      reply.elapsedTime / 1000,
-    );
-    done();
+  // Each route observes its own series (see withHook), including the routes plugins add (CORS preflight).
+  app.addHook('onRoute', (options) => {
+    const observe = metrics.route(options.url);
+    options.onResponse = withHook(options.onResponse, (request, reply, done) => {
+      observe(request.method, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
   });
   // Bounded: with Redis down at start-up the API still listens (/healthz, /readyz say so); the subscription
   // completes when Redis is back, and the feed then resynchronises the cache and the streams.

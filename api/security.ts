@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify';
 import type { Config } from '../src/config';
-import { ApiKeys, presentedKey } from './auth';
+import { ApiKeys, type ApiScope, presentedKey } from './auth';
+import { withHook } from './hooks';
 import type { ApiMetrics } from './metrics';
 import { HttpProblem } from './problem';
 import type { RateDecision, RateLimiter } from './rate-limit';
@@ -26,6 +27,7 @@ export function assertAuthConfigured(config: Config): void {
 /**
  * Authentication, scope check and per-key rate limit of every route that names a scope, before anything else
  * runs. Routes without a scope are open. With auth disabled there is no key to limit by, so no limit either.
+ * Applies to the routes registered on `app` after this call.
  */
 export function registerSecurity(
   app: FastifyInstance,
@@ -47,25 +49,31 @@ export function registerSecurity(
       retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
     });
   };
-  app.addHook('onRequest', (request, reply, done) => {
-    const scope = request.routeOptions.config.scope;
-    if (scope === undefined) return done();
-    const presented = presentedKey(request.headers);
-    const principal = presented === undefined ? undefined : keys.verify(presented);
-    if (principal === undefined) {
-      return done(
-        new HttpProblem(401, 'Unauthorized', 'a valid API key is required (Authorization: Bearer <key>)', {
-          headers: {
-            'www-authenticate': presented === undefined ? CHALLENGE : `${CHALLENGE}, error="invalid_token"`,
-          },
-        }),
-      );
-    }
-    if (!principal.scopes.has(scope)) {
-      return done(new HttpProblem(403, 'Forbidden', `this API key lacks the "${scope}" scope`));
-    }
-    const decision = limiter.take(principal.id);
-    if (decision instanceof Promise) decision.then((settled) => done(admit(reply, settled)), done);
-    else done(admit(reply, decision));
+  /** The check of routes that need `scope`: key, scope, then the key's rate limit. */
+  const guard =
+    (scope: ApiScope): onRequestHookHandler =>
+    (request, reply, done) => {
+      const presented = presentedKey(request.headers);
+      const principal = presented === undefined ? undefined : keys.verify(presented);
+      if (principal === undefined) {
+        return done(
+          new HttpProblem(401, 'Unauthorized', 'a valid API key is required (Authorization: Bearer <key>)', {
+            headers: {
+              'www-authenticate': presented === undefined ? CHALLENGE : `${CHALLENGE}, error="invalid_token"`,
+            },
+          }),
+        );
+      }
+      if (!principal.scopes.has(scope)) {
+        return done(new HttpProblem(403, 'Forbidden', `this API key lacks the "${scope}" scope`));
+      }
+      const decision = limiter.take(principal.id);
+      if (decision instanceof Promise) decision.then((settled) => done(admit(reply, settled)), done);
+      else done(admit(reply, decision));
+    };
+  // Attached to each route that names a scope when it is registered, so requests do not look their route up.
+  app.addHook('onRoute', (options) => {
+    const scope = options.config?.scope;
+    if (scope !== undefined) options.onRequest = withHook(options.onRequest, guard(scope));
   });
 }
