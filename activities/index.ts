@@ -37,6 +37,8 @@ export interface ActivityDeps {
   llmPlan: LlmPlan;
   /** How long a dashboard's workflow waits for the next change before it completes. */
   idleTimeoutMs: number;
+  /** Summaries per execution before it continues as new. */
+  summariesPerRun: number;
 }
 
 export interface CollectionPlan {
@@ -47,6 +49,7 @@ export interface CollectionPlan {
 export interface RunPlan extends CollectionPlan {
   llm: LlmPlan;
   idleTimeoutMs: number;
+  summariesPerRun: number;
 }
 
 export interface CollectWidgetInput {
@@ -252,6 +255,7 @@ export function createActivities(deps: ActivityDeps) {
         widgets: dashboard.widgets.map((w) => ({ widgetId: w.id, title: w.title, source: w.source.type })),
         llm: deps.llmPlan,
         idleTimeoutMs: deps.idleTimeoutMs,
+        summariesPerRun: deps.summariesPerRun,
       };
     },
 

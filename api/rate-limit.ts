@@ -56,16 +56,22 @@ export type RateDecision = { allowed: true; remaining: number } | { allowed: fal
 
 /** How long leased requests stay usable: what a process holds unused is given up this soon. */
 const LEASE_TTL_MS = 500;
+/**
+ * A lease of at least this size is topped up in the background once it is down to a quarter, so that requests
+ * of a busy key do not wait for Redis (every in-flight request of the key would, once per lease). Smaller leases
+ * (keys limited to fewer than 400 requests per minute) are renewed when they run out: they are counted closely.
+ */
+const TOP_UP_MIN_SIZE = 4;
 
 interface Lease {
   /** Requests granted by Redis and not used yet. */
   tokens: number;
   expiresAt: number;
-  /** Next lease size: doubles while leases run out before expiring, halves when they expire unused. */
+  /** What the lease is renewed to: doubles while leases run out before expiring, halves when they expire unused. */
   size: number;
   /** Remaining in the window after the last grant, as Redis counted it. */
   remaining: number;
-  /** Redis refused: no request passes before this instant (the earliest a slot frees up). */
+  /** Redis refused: once the tokens held are used, no request passes before this instant. */
   refusedUntil: number;
   pending: Promise<void> | undefined;
 }
@@ -73,9 +79,11 @@ interface Lease {
 /**
  * Every request is counted in Redis before it is served, so the limit holds across processes; but instead of a
  * round trip per request, a busy key leases a few requests at a time (at most 1% of its limit, so a key limited
- * to fewer than 200 requests per minute is counted one by one, and at most 1000). The cost of leasing: a process
- * may hold up to one lease it does not use, which the key loses for the current window (never gains). A refusal
- * is remembered until the moment Redis said a slot frees up, so a client hammering past its limit costs nothing.
+ * to fewer than 200 requests per minute is counted one by one, and at most 1000). A busy lease is topped up back
+ * to its size before it runs out (see TOP_UP_MIN_SIZE); the tokens left join the new lease. The cost of leasing:
+ * a process may hold up to one lease it does not use, which the key loses for the current window (never gains).
+ * A refusal is remembered until the moment Redis said a slot frees up, so a client hammering past its limit
+ * costs nothing.
  */
 export class RateLimiter {
   private readonly leases = new Map<string, Lease>();
@@ -99,18 +107,28 @@ export class RateLimiter {
     const lease = this.leases.get(principalId);
     if (lease !== undefined) {
       const decision = this.fromLease(lease);
-      if (decision !== undefined) return decision;
+      if (decision !== undefined) {
+        if (
+          decision.allowed &&
+          lease.pending === undefined &&
+          lease.size >= TOP_UP_MIN_SIZE &&
+          lease.tokens * 4 <= lease.size
+        ) {
+          this.renewInBackground(principalId, lease);
+        }
+        return decision;
+      }
     }
     return this.takeSlow(principalId);
   }
 
   private fromLease(lease: Lease): RateDecision | undefined {
     const now = this.now();
-    if (now < lease.refusedUntil) return { allowed: false, retryAfterMs: lease.refusedUntil - now };
     if (lease.tokens > 0 && now < lease.expiresAt) {
       lease.tokens--;
       return { allowed: true, remaining: lease.remaining + lease.tokens };
     }
+    if (now < lease.refusedUntil) return { allowed: false, retryAfterMs: lease.refusedUntil - now };
     return undefined;
   }
 
@@ -123,32 +141,46 @@ export class RateLimiter {
     for (;;) {
       const decision = this.fromLease(lease);
       if (decision !== undefined) return decision;
-      lease.pending ??= this.renew(principalId, lease).finally(() => {
-        if (lease) lease.pending = undefined;
-      });
+      this.renewInBackground(principalId, lease);
       await lease.pending;
     }
   }
 
+  /** Starts a renewal unless one is under way; its failure reaches whoever awaits `pending`. */
+  private renewInBackground(principalId: string, lease: Lease): void {
+    if (lease.pending !== undefined) return;
+    const pending = this.renew(principalId, lease).finally(() => {
+      lease.pending = undefined;
+    });
+    // A top-up nobody awaits must not become an unhandled rejection; the next renewal reports Redis's state.
+    pending.catch(() => undefined);
+    lease.pending = pending;
+  }
+
   private async renew(principalId: string, lease: Lease): Promise<void> {
     const now = this.now();
+    const held = now < lease.expiresAt ? lease.tokens : 0;
     if (lease.expiresAt > 0) {
-      lease.size =
-        lease.tokens > 0 ? Math.max(1, Math.floor(lease.size / 2)) : Math.min(this.maxLease, lease.size * 2);
+      const expiredUnused = held === 0 && lease.tokens > 0;
+      lease.size = expiredUnused
+        ? Math.max(1, Math.floor(lease.size / 2))
+        : Math.min(this.maxLease, lease.size * 2);
     }
     const [granted, value] = await this.redis.precisApiRateLimit(
       `${this.keyPrefix}api:rate:${principalId}`,
       this.limit,
       this.windowMs,
-      Math.min(lease.size, this.maxLease),
+      Math.max(1, Math.min(lease.size, this.maxLease) - held),
     );
+    // Tokens used while Redis answered are gone from `tokens`; those left are still good unless they expired.
+    const left = this.now() < lease.expiresAt ? lease.tokens : 0;
     if (granted > 0) {
-      lease.tokens = granted;
+      lease.tokens = left + granted;
       lease.remaining = value;
       lease.expiresAt = this.now() + LEASE_TTL_MS;
     } else {
-      lease.tokens = 0;
-      lease.expiresAt = 0;
+      lease.tokens = left;
+      if (left === 0) lease.expiresAt = 0;
       lease.refusedUntil = now + Math.max(1, value);
     }
   }

@@ -29,8 +29,13 @@ export function renderSettings(config: Config): RenderSettings {
 
 export interface RenderedSummary {
   view: SummaryView;
-  /** `view` as JSON, serialized once and served as is. */
+  /** `view` as JSON, serialized once (the stream writes it into its frames). */
   body: string;
+  /**
+   * `body` encoded once, which is what the summary route sends: a string would be measured (Content-Length) and
+   * encoded to UTF-8 again on every request.
+   */
+  bytes: Buffer;
   /** Strong: a different ETag for every different body (see summaryEtag). */
   etag: string;
   /** When `stale` turns true by the clock alone (ms since the epoch); Infinity once it is stale. */
@@ -90,9 +95,11 @@ export function renderSummary(
     stale,
     links: { temporalRun: temporalRunLink(settings, summary.workflowId, summary.runId) },
   };
+  const body = JSON.stringify(view);
   return {
     view,
-    body: JSON.stringify(view),
+    body,
+    bytes: Buffer.from(body),
     etag: summaryEtag(summary.version, checkedAtMs, stale),
     staleAt: stale ? Number.POSITIVE_INFINITY : staleAt,
   };

@@ -66,6 +66,7 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
       tokenBudget: config.pipeline.tokenBudget,
       llmPlan: llmPlan(config),
       idleTimeoutMs: config.pipeline.idleTimeoutMs,
+      summariesPerRun: config.pipeline.summariesPerRun,
     }),
   });
   logger.info(

@@ -9,6 +9,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -86,9 +87,6 @@ interface Made {
 
 /** Marks runs that take the lean path; runs begun by precis 0.1 carry no such marker and finish as they began. */
 export const LEAN_PIPELINE_PATCH = 'lean-pipeline';
-
-/** Summaries per execution before continue-as-new keeps the history short. */
-const SUMMARIES_PER_RUN = 100;
 
 /** Stages that only touch Redis, Kafka and CPU: quick, and worth retrying for a while if Redis blips. */
 const STAGE_OPTIONS: LocalActivityOptions = {
@@ -239,7 +237,10 @@ class DashboardRun {
       if (made.delivered.kind === 'stored' && made.delivered.degraded && plan.llm.enabled)
         await this.upgradeWhenModelIsBack(plan.llm, made);
 
-      if (this.state.summariesMade >= SUMMARIES_PER_RUN || workflowInfo().continueAsNewSuggested) {
+      if (this.state.summariesMade >= plan.summariesPerRun || workflowInfo().continueAsNewSuggested) {
+        // First let the task that holds this summary's steps complete: if a signal arrives while the task that
+        // continues as new is completing, only that task is retried, not the summary's steps with it.
+        await sleep(1);
         await continueAsNew<typeof dashboardWorkflow>({
           dashboardId: this.input.dashboardId,
           quietPeriodMs: this.input.quietPeriodMs,
@@ -336,7 +337,9 @@ class DashboardRun {
       enrichedRef: request.enrichedRef,
       ...(request.model ? { model: request.model } : {}),
       events: request.events,
-      idempotencyKey: `${info.workflowId}/${info.runId}/${request.iteration}`,
+      // The events are part of the key: a workflow task retried with more events (a signal that arrived while the
+      // first attempt ran) stores a summary of them instead of being answered with the first attempt's.
+      idempotencyKey: `${info.workflowId}/${info.runId}/${request.iteration}/${request.events.count}:${request.events.eventIds.at(-1) ?? ''}`,
       workflowId: info.workflowId,
       runId: info.runId,
     });

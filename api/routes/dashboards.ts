@@ -82,7 +82,7 @@ export function registerDashboardRoutes(app: FastifyInstance, context: ApiContex
       throw new HttpProblem(404, 'No summary yet', `dashboard "${id}" has no summary yet`);
     reply.header('etag', rendered.etag).header('cache-control', cacheControl);
     if (notModified(request.headers['if-none-match'], rendered.etag)) return reply.code(304).send();
-    return reply.type('application/json; charset=utf-8').send(rendered.body);
+    return reply.type('application/json; charset=utf-8').send(rendered.bytes);
   };
 
   // The hot path: synchronous when cached (no promise, no Redis, no parsing, the body already serialized).

@@ -120,6 +120,11 @@ export const configSchema = z.object({
      * as soon as nothing is pending (one execution per burst). Default 600000 (10 min).
      */
     idleTimeoutMs: millis.default(600_000),
+    /**
+     * PRECIS_SUMMARIES_PER_RUN: summaries one execution makes before it continues as new, which bounds its history
+     * (and what a worker keeps of it in memory). Default 100.
+     */
+    summariesPerRun: z.coerce.number().int().min(1).default(100),
   }),
   api: z.object({
     /** PRECIS_API_HOST. Default `127.0.0.1`. */
@@ -268,6 +273,7 @@ const ENV_FIELDS = {
   PRECIS_MAX_DELAY_MS: ['pipeline', 'maxDelayMs'],
   PRECIS_TOKEN_BUDGET: ['pipeline', 'tokenBudget'],
   PRECIS_WORKFLOW_IDLE_MS: ['pipeline', 'idleTimeoutMs'],
+  PRECIS_SUMMARIES_PER_RUN: ['pipeline', 'summariesPerRun'],
   PRECIS_API_HOST: ['api', 'host'],
   PRECIS_API_PORT: ['api', 'port'],
   PRECIS_API_AUTH: ['api', 'auth'],

@@ -53,8 +53,9 @@ export interface PendingEvent {
 export interface EventsHandover {
   /**
    * Where the newest of these events sits in Kafka: `topic/partition` and its offset (decimal text). A dashboard's
-   * events stay on one partition, so the workflow drops a hand-over at or below the offset it already took: a
-   * batch redelivered after a crash changes nothing.
+   * events stay on one partition and the ingest hands a partition's batches over one after another, so positions
+   * of one stream arrive in order, and the workflow drops a hand-over at or below the offset it already took: a
+   * batch redelivered after a crash or a retried signal changes nothing.
    */
   position?: { stream: string; offset: string };
   /** Events in the hand-over (after the ingest dropped redeliveries it remembered). */

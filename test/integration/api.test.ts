@@ -655,6 +655,31 @@ describe('the shared rate limiter', () => {
     expect(refusals.length).toBe(1400 - admitted);
     for (const refusal of refusals) if (!refusal.allowed) expect(refusal.retryAfterMs).toBeGreaterThan(0);
   });
+
+  it('tops up a busy lease before it runs out, so a busy key does not wait for Redis', async () => {
+    const prefix = `${config.redis.keyPrefix}top-up-test:`;
+    // 100,000 per minute: leases grow to 1000 requests.
+    const limiter = new RateLimiter(redis, prefix, 100_000);
+    const waits: number[] = [];
+    for (let i = 0; i < 6000; i++) {
+      const decision = limiter.take('busy-key');
+      if (decision instanceof Promise) {
+        waits.push(i);
+        expect((await decision).allowed).toBe(true);
+      } else {
+        expect(decision.allowed).toBe(true);
+      }
+      // Requests arrive over time: Redis answers a top-up long before the lease's last quarter is used.
+      if (i % 25 === 24) await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    // Only while the lease grows (each lease ran out before expiring) do requests wait; after that, none.
+    expect(waits.length).toBeGreaterThan(0);
+    expect(waits.filter((i) => i >= 3000)).toEqual([]);
+    // Counted in Redis: every admitted request, plus at most one lease held unused.
+    const counted = Number(await redis.hget(`${prefix}api:rate:busy-key`, 'c'));
+    expect(counted).toBeGreaterThanOrEqual(6000);
+    expect(counted).toBeLessThanOrEqual(6000 + 1000);
+  });
 });
 
 describe('CORS', () => {
