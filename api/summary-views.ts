@@ -4,13 +4,20 @@ import { type RenderedSummary, type RenderSettings, renderSummary } from './summ
 interface Entry {
   rendered: RenderedSummary | null;
   expiresAt: number;
+  /** From here on a read also reloads the entry in the background (see peek). */
+  refreshAt: number;
 }
+
+/** Share of the TTL after which a read reloads a cached entry in the background. */
+const REFRESH_AFTER = 0.75;
 
 /**
  * The rendered latest summary of each dashboard (JSON body and ETag), kept in memory for `ttlMs` so that a read
  * costs no Redis round trip, no parsing and no serialization. A new summary evicts its dashboard at once through
  * the shared pub/sub feed; the TTL bounds how late a freshness check (which announces nothing) shows, and is the
- * safety net if an announcement is ever missed. Concurrent misses share one load.
+ * safety net if an announcement is ever missed. Concurrent misses share one load. A dashboard read in the last
+ * quarter of its TTL is reloaded in the background while the cached rendering is still served, so a busy
+ * dashboard's readers do not all wait for Redis once per TTL; nothing is served past its TTL either way.
  */
 export class SummaryViews {
   private readonly entries = new Map<string, Entry>();
@@ -29,7 +36,14 @@ export class SummaryViews {
   peek(dashboardId: string): RenderedSummary | null | undefined {
     const entry = this.entries.get(dashboardId);
     if (entry === undefined) return undefined;
-    if (this.now() < entry.expiresAt) return entry.rendered;
+    const now = this.now();
+    if (now < entry.expiresAt) {
+      if (now >= entry.refreshAt && !this.loads.has(dashboardId)) {
+        // Nobody waits for it: a failure leaves the entry to expire, and the read after that reports it.
+        this.shared(dashboardId).catch(() => undefined);
+      }
+      return entry.rendered;
+    }
     this.entries.delete(dashboardId);
     return undefined;
   }
@@ -37,16 +51,7 @@ export class SummaryViews {
   async get(dashboardId: string): Promise<RenderedSummary | null> {
     const cached = this.peek(dashboardId);
     if (cached !== undefined) return cached;
-    let load = this.loads.get(dashboardId);
-    if (load === undefined) {
-      load = this.load([dashboardId]).then(([rendered]) => rendered ?? null);
-      this.loads.set(dashboardId, load);
-      const forget = (): void => {
-        if (this.loads.get(dashboardId) === load) this.loads.delete(dashboardId);
-      };
-      load.then(forget, forget);
-    }
-    return load;
+    return this.shared(dashboardId);
   }
 
   /** Several dashboards at once: the cached ones from memory, the others in one MGET. */
@@ -75,6 +80,20 @@ export class SummaryViews {
     this.loads.clear();
   }
 
+  /** The load of one dashboard under way, or a new one: concurrent reads share it. */
+  private shared(dashboardId: string): Promise<RenderedSummary | null> {
+    let load = this.loads.get(dashboardId);
+    if (load === undefined) {
+      load = this.load([dashboardId]).then(([rendered]) => rendered ?? null);
+      this.loads.set(dashboardId, load);
+      const forget = (): void => {
+        if (this.loads.get(dashboardId) === load) this.loads.delete(dashboardId);
+      };
+      load.then(forget, forget);
+    }
+    return load;
+  }
+
   private async load(dashboardIds: readonly string[]): Promise<(RenderedSummary | null)[]> {
     const epoch = this.epoch;
     const documents = await this.store.latestDocuments(dashboardIds);
@@ -85,7 +104,7 @@ export class SummaryViews {
         const id = dashboardIds[index];
         if (id === undefined) return;
         const expiresAt = Math.min(now + this.ttlMs, entry?.staleAt ?? Number.POSITIVE_INFINITY);
-        this.entries.set(id, { rendered: entry, expiresAt });
+        this.entries.set(id, { rendered: entry, expiresAt, refreshAt: now + this.ttlMs * REFRESH_AFTER });
       });
     }
     return rendered;

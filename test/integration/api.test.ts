@@ -13,6 +13,8 @@ import { apiKeyDigest } from '../../api/auth';
 import type { AppDeps } from '../../api/context';
 import { type ApiResources, createApiDeps } from '../../api/deps';
 import { RateLimiter } from '../../api/rate-limit';
+import { renderSettings } from '../../api/summary-render';
+import { SummaryViews } from '../../api/summary-views';
 import { createKafka, ensureTopics } from '../../src/clients';
 import type { Config } from '../../src/config';
 import { dashboardEventSchema } from '../../src/domain/event';
@@ -538,6 +540,39 @@ describe('GET /v1/workflows/{workflowId}', () => {
       expect(Date.now() - started).toBeLessThan(3000);
     } finally {
       await unreachable.close();
+    }
+  });
+});
+
+describe('the rendered-summary cache', () => {
+  it('reloads a busy dashboard in the background before its TTL ends, never serving past it', async () => {
+    const ttlMs = 1000;
+    let now = Date.now();
+    const reads = jest.spyOn(store, 'latestDocuments');
+    const views = new SummaryViews(store, renderSettings(config), ttlMs, () => now);
+    try {
+      const first = await put('views-cache');
+      expect((await views.get('views-cache'))?.view.version).toBe(first);
+      expect(reads).toHaveBeenCalledTimes(1);
+      now += ttlMs / 2;
+      expect(views.peek('views-cache')?.view.version).toBe(first);
+      expect(reads).toHaveBeenCalledTimes(1);
+      // A newer version, not announced: the last quarter's read still answers from memory and reloads.
+      const second = await put('views-cache');
+      now += ttlMs * 0.3;
+      expect(views.peek('views-cache')?.view.version).toBe(first);
+      expect(reads).toHaveBeenCalledTimes(2);
+      await reads.mock.results[1]?.value;
+      expect(views.peek('views-cache')?.view.version).toBe(second);
+      // Past the first TTL the reloaded entry serves without waiting for Redis.
+      now += ttlMs * 0.3;
+      expect(views.peek('views-cache')?.view.version).toBe(second);
+      expect(reads).toHaveBeenCalledTimes(2);
+      // Nobody read it in its last quarter: past its TTL it is gone, and the next read waits for Redis.
+      now += ttlMs * 2;
+      expect(views.peek('views-cache')).toBeUndefined();
+    } finally {
+      reads.mockRestore();
     }
   });
 });
