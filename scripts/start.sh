@@ -29,7 +29,8 @@ fi
 pids=()
 run() {
   local name=$1; shift
-  node "$@" >"$PRECIS_LOGS/$name.log" 2>&1 &
+  # Each process runs with the Node settings in config/node-runtime.env (heap limit, malloc arenas).
+  env $(grep -v '^#' config/node-runtime.env | xargs) node "$@" >"$PRECIS_LOGS/$name.log" 2>&1 &
   pids+=($!)
   log "$name started (pid $!, log $PRECIS_LOGS/$name.log)"
 }
