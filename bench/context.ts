@@ -1,0 +1,173 @@
+/**
+ * What every scenario shares within one benchmark run: the options, clients of the engines, the memory sampler,
+ * the generated dashboards, and the processes started on demand (the local-summarizer precis and the bare
+ * Temporal worker), each started once and stopped by `close`, on failure too.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../src/config';
+import { deleteKeysWithPrefix } from '../test/support/redis';
+import { type BenchKafka, connectKafka, createTopic, deleteTopics } from './kafka';
+import { MemorySampler } from './memory';
+import type { BenchOptions } from './options';
+import { awaitReady, type ChildHandle, childEnv, entryCommand, hasPollers, startChild } from './processes';
+import type { Chart } from './report/types';
+import { PrecisStack } from './stack';
+import { writeDashboards } from './workload';
+
+export interface BareWorker {
+  taskQueue: string;
+  handle: ChildHandle;
+}
+
+export class BenchContext {
+  readonly runId = `b${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  readonly tmpDir = mkdtempSync(join(tmpdir(), 'precis-bench-'));
+  readonly dashboardsDir = join(this.tmpDir, 'dashboards');
+  readonly logDir = this.tmpDir;
+  readonly memory = new MemorySampler();
+  /** Names the report files: `<resultsDir>/<stamp>.json|md`, charts in `<resultsDir>/<stamp>/`. */
+  readonly stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  /** Engine addresses: precis's defaults (the local stack), read like precis reads them. */
+  readonly engines = loadConfig({});
+  private readonly stacks: PrecisStack[] = [];
+  private readonly topics: string[] = [];
+  private local: Promise<PrecisStack> | null = null;
+  private bare: Promise<BareWorker> | null = null;
+
+  private constructor(
+    readonly options: BenchOptions,
+    readonly temporal: Client,
+    private readonly connection: Connection,
+    readonly redis: Redis,
+    readonly kafka: BenchKafka,
+    readonly log: (line: string) => void,
+  ) {
+    writeDashboards(this.dashboardsDir, options.dashboards);
+    this.memory.start();
+  }
+
+  static async create(options: BenchOptions, log: (line: string) => void): Promise<BenchContext> {
+    const engines = loadConfig({});
+    const connection = await Connection.connect({ address: engines.temporal.address });
+    const temporal = new Client({ connection, namespace: engines.temporal.namespace });
+    const redis = new Redis(engines.redis.url, { maxRetriesPerRequest: 3 });
+    const kafka = await connectKafka(engines.kafka.brokers);
+    return new BenchContext(options, temporal, connection, redis, kafka, log);
+  }
+
+  /** A name unique to this run, for topics, groups, queues and workflow ids of the bare baselines. */
+  name(part: string): string {
+    return `${this.runId}-${part}`;
+  }
+
+  get chartDir(): string {
+    return join(this.options.resultsDir, this.stamp);
+  }
+
+  /** Writes an SVG chart next to the report and returns its entry for the scenario's result. */
+  writeChart(file: string, title: string, svg: string): Chart {
+    mkdirSync(this.chartDir, { recursive: true });
+    writeFileSync(join(this.chartDir, file), svg);
+    return { title, file: `${this.stamp}/${file}` };
+  }
+
+  /** Creates a topic for a bare baseline; deleted by `close`. */
+  async createTopic(part: string, partitions = 6): Promise<string> {
+    const topic = this.name(part);
+    this.topics.push(topic);
+    await createTopic(this.kafka.admin, topic, partitions);
+    return topic;
+  }
+
+  /** Starts a precis stack (see PrecisStack); it is stopped and cleaned up by `close` if the caller does not. */
+  async startStack(group: string, env: Record<string, string> = {}): Promise<PrecisStack> {
+    this.log(`  starting precis (${group}): pipeline worker, LLM worker, ingest, API`);
+    const started = Date.now();
+    const stack = await PrecisStack.start({
+      runId: this.runId,
+      group,
+      mode: this.options.mode,
+      dashboardsDir: this.dashboardsDir,
+      logDir: this.logDir,
+      temporal: this.temporal,
+      memory: this.memory,
+      env,
+    });
+    this.stacks.push(stack);
+    this.log(`  precis (${group}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return stack;
+  }
+
+  /** The precis with the local summarizer (no model), shared by throughput, freshness, absorption and reads. */
+  localStack(): Promise<PrecisStack> {
+    this.local ??= this.startStack('local');
+    return this.local;
+  }
+
+  /** The bare Temporal worker (one-activity workflow, own task queue, own process). */
+  bareWorker(): Promise<BareWorker> {
+    this.bare ??= (async () => {
+      const taskQueue = this.name('bare');
+      const { command, args } = entryCommand(this.options.mode, 'bench/bare/temporal-worker');
+      const handle = startChild({
+        name: 'bare/temporal-worker',
+        command,
+        args,
+        env: childEnv({ BARE_TASK_QUEUE: taskQueue }),
+        logDir: this.logDir,
+        memory: { sampler: this.memory, precis: false },
+      });
+      await awaitReady(handle, 'pollers on the bare queue', async () => {
+        const [workflow, activity] = await Promise.all([
+          hasPollers(this.temporal, taskQueue, 'workflow'),
+          hasPollers(this.temporal, taskQueue, 'activity'),
+        ]);
+        return workflow && activity;
+      });
+      return { taskQueue, handle };
+    })();
+    return this.bare;
+  }
+
+  /** Stops every process, terminates workflows left open, deletes topics and Redis keys. Never throws. */
+  async close(): Promise<void> {
+    this.memory.stop();
+    const bare = await this.bare?.catch(() => null);
+    await bare?.handle.stop().catch(() => undefined);
+    for (const stack of this.stacks) {
+      await stack.stop();
+      await this.terminateOpenWorkflows(stack.config.temporal.taskQueue);
+      await stack.deleteTopics();
+    }
+    await deleteTopics(this.kafka.admin, this.topics).catch(() => undefined);
+    await deleteKeysWithPrefix(this.redis, `precis-bench:${this.runId}-`).catch(() => undefined);
+    await this.kafka.close();
+    this.redis.disconnect();
+    await this.connection.close().catch(() => undefined);
+  }
+
+  /**
+   * Workflows still open on a stopped stack's queue (a degraded summary waiting to be upgraded, for instance)
+   * would wait forever for a worker: end them.
+   */
+  private async terminateOpenWorkflows(taskQueue: string): Promise<void> {
+    try {
+      const open = this.temporal.workflow.list({
+        query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+      });
+      for await (const execution of open) {
+        await this.temporal.workflow
+          .getHandle(execution.workflowId, execution.runId)
+          .terminate('benchmark finished')
+          .catch(() => undefined);
+      }
+    } catch {
+      // Best effort: a visibility query that fails must not hide the benchmark's results.
+    }
+  }
+}

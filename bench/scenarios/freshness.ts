@@ -1,0 +1,253 @@
+/**
+ * Freshness: event produced → the dashboard's summary covering it announced (readable in the API), p50/p95/p99.
+ *   (a) 10 changed dashboards/s over 100 dashboards (each changes every 10 s, events spread evenly), local summarizer
+ *   (b) 1 changed dashboard/s, local summarizer
+ *   (c) 1 changed dashboard/s with the test model server answering after a fixed 1 s, materiality 0 (every change
+ *       calls the model); precis's own overhead = freshness − the model's time for that dashboard's calls
+ * Quiet period 0 throughout. Baseline: the same event path through bare parts at the same rate (Kafka produce →
+ * bare consumer → bare one-activity workflow started → completed), measured in the same run.
+ */
+import { measureEventPath } from '../bare/event-path';
+import type { BenchContext } from '../context';
+import { startModel } from '../model-server';
+import type { DeliveryObserver } from '../observe';
+import { barChart } from '../report/svg';
+import { type ScenarioResult, target } from '../report/types';
+import type { PrecisStack } from '../stack';
+import { type Percentiles, percentiles, ratio, round } from '../stats';
+import {
+  type DashboardKind,
+  dashboardId,
+  dataChangedEvent,
+  hourAnchor,
+  inlinePayload,
+  prng,
+  shuffled,
+} from '../workload';
+import { crashCheck, drain, emptyResult, producePaced } from './common';
+
+interface Variant {
+  tag: string;
+  label: string;
+  perSecond: number;
+  durationS: number;
+  kind: DashboardKind;
+}
+
+interface VariantRun {
+  latency: Percentiles;
+  produced: number;
+  uncovered: number;
+  events: { index: number; producedAtMs: number; latencyMs: number }[];
+}
+
+/** Produces one event every 1/rate s, dashboards taking turns in a seeded order, and waits for coverage. */
+async function runVariant(ctx: BenchContext, stack: PrecisStack, variant: Variant): Promise<VariantRun> {
+  const dashboards = ctx.options.dashboards;
+  const order = shuffled(
+    Array.from({ length: dashboards }, (_, i) => i),
+    prng(ctx.options.seed),
+  );
+  const seq = new Array<number>(dashboards).fill(0);
+  const anchor = hourAnchor(Date.now());
+  const observer: DeliveryObserver = stack.observer;
+  ctx.log(
+    `  precis ${variant.label}: ${variant.perSecond} changed dashboard(s)/s for ${variant.durationS} s`,
+  );
+  const paced = await producePaced(
+    ctx.kafka.producer,
+    stack.config.kafka.eventsTopic,
+    1000 / variant.perSecond,
+    variant.durationS * 1000,
+    (tick) => {
+      const index = order[tick % dashboards] ?? 0;
+      const n = (seq[index] ?? 0) + 1;
+      seq[index] = n;
+      // Inline dashboards get new data with every event (the model sees a changed input each time).
+      const payload = variant.kind === 'inline' ? inlinePayload(index, anchor, 0, n) : undefined;
+      observer.expect(variant.tag, index, n, Date.now());
+      return [dataChangedEvent(variant.kind, variant.tag, index, n, payload)];
+    },
+  );
+  const uncovered = await drain(observer, variant.tag, ctx.options.drainS * 1000);
+  const coverage = observer.coverage(variant.tag);
+  return {
+    latency: percentiles(coverage.latenciesMs),
+    produced: paced.produced,
+    uncovered,
+    events: coverage.events,
+  };
+}
+
+async function bareEventPath(ctx: BenchContext, perSecond: number): Promise<Percentiles> {
+  const bare = await ctx.bareWorker();
+  const topic = await ctx.createTopic(`fresh-bare-${perSecond}`);
+  ctx.log(`  bare event path: ${perSecond} event(s)/s for ${ctx.options.freshness.bareS} s`);
+  const run = await measureEventPath(ctx.kafka.kafka, ctx.kafka.producer, ctx.temporal, {
+    topic,
+    groupId: ctx.name(`fresh-bare-${perSecond}`),
+    taskQueue: bare.taskQueue,
+    ratePerSecond: perSecond,
+    durationMs: ctx.options.freshness.bareS * 1000,
+  });
+  return percentiles(run.latenciesMs);
+}
+
+const row = (name: string, p: Percentiles, n: number | string = p.count) => [
+  name,
+  n,
+  p.p50 ?? 'n/a',
+  p.p95 ?? 'n/a',
+  p.p99 ?? 'n/a',
+  p.max ?? 'n/a',
+];
+
+export async function freshnessScenario(
+  ctx: BenchContext,
+  result: ScenarioResult = emptyResult('freshness', 'Freshness (event → summary readable)'),
+): Promise<ScenarioResult> {
+  const { fastS, slowS, bareS, modelDelayMs } = ctx.options.freshness;
+  const dashboards = ctx.options.dashboards;
+  result.settings = {
+    dashboards,
+    quietPeriodMs: 0,
+    fastRatePerSecond: 10,
+    fastDurationS: fastS,
+    slowRatePerSecond: 1,
+    slowDurationS: slowS,
+    modelDelayMs,
+    modelMaterialityPct: 0,
+    bareDurationS: bareS,
+    arrival:
+      'Redis pub/sub announcement of the summary or freshness record (published right after the write)',
+  };
+  result.unit = 'ms (p50 at 10/s)';
+  result.ratioMeaning =
+    'precis p50 ÷ bare event-path p50 at 10 events/s (lower is better; precis does real work)';
+
+  const bareFast = await bareEventPath(ctx, 10);
+  const bareSlow = await bareEventPath(ctx, 1);
+  result.baseline = {
+    name: 'bare event path (Kafka → consumer → one-activity workflow completed)',
+    description:
+      'Each event is produced to its own topic, read by a bare kafkajs consumer that starts the bare one-activity ' +
+      'workflow; fresh when the workflow completed. Same rates, same engines, same run.',
+    value: bareFast.p50,
+    unit: 'ms p50 at 10/s',
+  };
+
+  const local = await ctx.localStack();
+  const fast = await runVariant(ctx, local, {
+    tag: 'f10',
+    label: '(a) local',
+    perSecond: 10,
+    durationS: fastS,
+    kind: 'demo',
+  });
+  const slow = await runVariant(ctx, local, {
+    tag: 'f1',
+    label: '(b) local',
+    perSecond: 1,
+    durationS: slowS,
+    kind: 'demo',
+  });
+  result.checks.push(crashCheck(local));
+
+  // (c) with the model at a fixed latency, on a precis of its own (the model is configured per process).
+  const model = await startModel(modelDelayMs);
+  let withModel: VariantRun;
+  let overhead: Percentiles;
+  try {
+    const modelStack = await ctx.startStack('model-1s', {
+      OPENAI_API_KEY: 'test',
+      PRECIS_LLM_BASE_URL: model.server.baseURL,
+      PRECIS_MATERIALITY_PCT: '0',
+    });
+    try {
+      withModel = await runVariant(ctx, modelStack, {
+        tag: 'fm',
+        label: `(c) model ${modelDelayMs} ms`,
+        perSecond: 1,
+        durationS: slowS,
+        kind: 'inline',
+      });
+      result.checks.push(crashCheck(modelStack));
+    } finally {
+      await modelStack.stop();
+    }
+    overhead = percentiles(
+      withModel.events.map(
+        (e) =>
+          e.latencyMs -
+          model.modelTimeMs(dashboardId('inline', e.index), e.producedAtMs, e.producedAtMs + e.latencyMs),
+      ),
+    );
+    result.figures.modelCalls = model.calls.length;
+  } finally {
+    await model.close();
+  }
+
+  result.value = fast.latency.p50;
+  result.ratio = round(ratio(fast.latency.p50, bareFast.p50), 2);
+  result.targets.push(
+    target('p50 ≤ 1 s at 10 changed dashboards/s', fast.latency.p50, '<=', 1000),
+    target('p99 ≤ 3 s at 10 changed dashboards/s', fast.latency.p99, '<=', 3000),
+    target('p50 ≤ 300 ms at 1 changed dashboard/s', slow.latency.p50, '<=', 300),
+    target(`precis overhead over a ${modelDelayMs} ms model ≤ 250 ms p50`, overhead.p50, '<=', 250),
+  );
+  for (const [name, run] of [
+    ['(a) 10/s', fast],
+    ['(b) 1/s', slow],
+    ['(c) 1/s, 1 s model', withModel],
+  ] as const) {
+    result.checks.push({
+      name: `${name}: every event covered by a summary`,
+      ok: run.uncovered === 0 && run.produced > 0,
+      detail: `${run.produced - run.uncovered} of ${run.produced} covered`,
+    });
+  }
+  result.tables.latency = [
+    ['path', 'events', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
+    row('precis (a) 10 changed dashboards/s, local summarizer', fast.latency),
+    row('precis (b) 1 changed dashboard/s, local summarizer', slow.latency),
+    row(`precis (c) 1/s, model ${modelDelayMs} ms: total`, withModel.latency),
+    row(`precis (c) overhead = total − model time`, overhead),
+    row('bare event path at 10/s', bareFast),
+    row('bare event path at 1/s', bareSlow),
+  ];
+  result.figures = {
+    ...result.figures,
+    fastP50Ms: fast.latency.p50,
+    fastP95Ms: fast.latency.p95,
+    fastP99Ms: fast.latency.p99,
+    slowP50Ms: slow.latency.p50,
+    slowP99Ms: slow.latency.p99,
+    modelTotalP50Ms: withModel.latency.p50,
+    modelOverheadP50Ms: overhead.p50,
+    modelOverheadP99Ms: overhead.p99,
+    bareFastP50Ms: bareFast.p50,
+    bareFastP99Ms: bareFast.p99,
+    bareSlowP50Ms: bareSlow.p50,
+    slowRatioToBare: round(ratio(slow.latency.p50, bareSlow.p50), 2),
+  };
+  result.charts.push(
+    ctx.writeChart(
+      'freshness.svg',
+      'Freshness percentiles',
+      barChart({
+        title: 'Event → summary readable (ms)',
+        yLabel: 'ms',
+        categories: ['(a) 10/s', '(b) 1/s', '(c) model: overhead', 'bare 10/s', 'bare 1/s'],
+        series: (['p50', 'p95', 'p99'] as const).map((p) => ({
+          name: p,
+          values: [fast.latency[p], slow.latency[p], overhead[p], bareFast[p], bareSlow[p]],
+        })),
+        references: [
+          { value: 1000, label: 'p50 target at 10/s (1 s)' },
+          { value: 3000, label: 'p99 target at 10/s (3 s)' },
+        ],
+      }),
+    ),
+  );
+  return result;
+}
