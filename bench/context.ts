@@ -13,6 +13,7 @@ import { loadConfig } from '../src/config';
 import { deleteKeysWithPrefix } from '../test/support/redis';
 import { type BenchKafka, connectKafka, createTopic, deleteTopics } from './kafka';
 import { MemorySampler } from './memory';
+import { type BenchModel, startModel } from './model-server';
 import type { BenchOptions } from './options';
 import { awaitReady, type ChildHandle, childEnv, entryCommand, hasPollers, startChild } from './processes';
 import type { Chart } from './report/types';
@@ -38,6 +39,8 @@ export class BenchContext {
   private readonly topics: string[] = [];
   private local: Promise<PrecisStack> | null = null;
   private bare: Promise<BareWorker> | null = null;
+  private modelServer: Promise<BenchModel> | null = null;
+  private withModel: Promise<PrecisStack> | null = null;
 
   private constructor(
     readonly options: BenchOptions,
@@ -109,6 +112,23 @@ export class BenchContext {
     return this.local;
   }
 
+  /** The test model server (precis's OpenAI-compatible test server), answering after a settable delay. */
+  model(): Promise<BenchModel> {
+    this.modelServer ??= startModel(0);
+    return this.modelServer;
+  }
+
+  /**
+   * The precis with a model (the test model server): shared by the freshness scenario's model variant and the
+   * model-calls scenario, which set the model's delay they need. Materiality stays at its default (1 %).
+   */
+  modelStack(): Promise<PrecisStack> {
+    this.withModel ??= this.model().then((model) =>
+      this.startStack('model', { OPENAI_API_KEY: 'test', PRECIS_LLM_BASE_URL: model.server.baseURL }),
+    );
+    return this.withModel;
+  }
+
   /** The bare Temporal worker (one-activity workflow, own task queue, own process). */
   bareWorker(): Promise<BareWorker> {
     this.bare ??= (async () => {
@@ -142,10 +162,14 @@ export class BenchContext {
     for (const stack of this.stacks) {
       await stack.stop();
       await this.terminateOpenWorkflows(stack.config.temporal.taskQueue);
-      await stack.deleteTopics();
     }
+    // The producer first: one still connected keeps asking for the metadata of the topics being deleted.
+    await this.kafka.producer.disconnect().catch(() => undefined);
+    for (const stack of this.stacks) await stack.deleteTopics();
     await deleteTopics(this.kafka.admin, this.topics).catch(() => undefined);
     await deleteKeysWithPrefix(this.redis, `precis-bench:${this.runId}-`).catch(() => undefined);
+    const model = await this.modelServer?.catch(() => null);
+    await model?.close().catch(() => undefined);
     await this.kafka.close();
     this.redis.disconnect();
     await this.connection.close().catch(() => undefined);

@@ -15,6 +15,8 @@ export interface ModelCall {
 export interface BenchModel {
   server: OpenAiTestServer;
   calls: ModelCall[];
+  /** Every request from now on is answered after `ms`. */
+  setDelay(ms: number): void;
   /** Model time (ms) spent on `dashboardId` by calls answered within [fromMs, toMs]. */
   modelTimeMs(dashboardId: string, fromMs: number, toMs: number): number;
   close(): Promise<void>;
@@ -49,6 +51,7 @@ export async function startModel(delayMs: number): Promise<BenchModel> {
   return {
     server: started,
     calls,
+    setDelay: (ms) => started.setDefaultFault({ kind: 'delay', ms }),
     modelTimeMs(dashboardId, fromMs, toMs) {
       return calls
         .filter((c) => c.dashboardId === dashboardId && c.answeredAtMs >= fromMs && c.answeredAtMs <= toMs)

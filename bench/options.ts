@@ -71,10 +71,10 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     mode,
     resultsDir: env.BENCH_RESULTS_DIR ?? join(__dirname, 'results'),
     seed: num('BENCH_SEED', 42, 42),
-    dashboards: Math.max(1, Math.round(num('BENCH_DASHBOARDS', 100, 100))),
+    dashboards: Math.max(1, Math.round(num('BENCH_DASHBOARDS', 100, 10))),
     throughput: {
-      durationS: num('BENCH_THROUGHPUT_S', 45, 4),
-      warmupS: num('BENCH_WARMUP_S', 10, 1),
+      durationS: num('BENCH_THROUGHPUT_S', 60, 3),
+      warmupS: num('BENCH_WARMUP_S', 20, 1),
       tickMs: 100,
       eventsPerTick: 1,
       bareConcurrency: num('BENCH_BARE_CONCURRENCY', 100, 20),
@@ -82,17 +82,17 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     freshness: {
       fastS: num('BENCH_FRESHNESS_S', 40, 3),
       slowS: num('BENCH_FRESHNESS_SLOW_S', 30, 3),
-      bareS: num('BENCH_FRESHNESS_BARE_S', 15, 2),
+      bareS: num('BENCH_FRESHNESS_BARE_S', 15, 1),
       modelDelayMs: 1000,
     },
-    absorption: { events: Math.round(num('BENCH_ABSORPTION_EVENTS', 200_000, 2_000)) },
+    absorption: { events: Math.round(num('BENCH_ABSORPTION_EVENTS', 200_000, 1_000)) },
     reads: {
       durationS: num('BENCH_READS_S', 5, 1),
       rounds: Math.max(1, Math.round(num('BENCH_READS_ROUNDS', 2, 1))),
       connections: Math.max(1, Math.round(num('BENCH_CONNECTIONS', 64, 16))),
       warmupS: smoke ? 1 : 2,
     },
-    modelCalls: { durationS: num('BENCH_MODEL_CALLS_S', 60, 4), modelDelayMs: 20 },
+    modelCalls: { durationS: num('BENCH_MODEL_CALLS_S', 60, 3), modelDelayMs: 20 },
     drainS: num('BENCH_DRAIN_S', 90, 45),
   };
 }
