@@ -16,7 +16,7 @@ import { MemorySampler } from './memory';
 import { type BenchModel, startModel } from './model-server';
 import type { BenchOptions } from './options';
 import { awaitReady, type ChildHandle, childEnv, entryCommand, hasPollers, startChild } from './processes';
-import type { Chart } from './report/types';
+import type { Chart, ScenarioId } from './report/types';
 import { PrecisStack } from './stack';
 import { writeDashboards } from './workload';
 
@@ -98,6 +98,7 @@ export class BenchContext {
       dashboardsDir: this.dashboardsDir,
       logDir: this.logDir,
       temporal: this.temporal,
+      admin: this.kafka.admin,
       memory: this.memory,
       env,
     });
@@ -110,6 +111,19 @@ export class BenchContext {
   localStack(): Promise<PrecisStack> {
     this.local ??= this.startStack('local');
     return this.local;
+  }
+
+  /**
+   * Starts, all at once, the processes the selected scenarios will need (the machine is otherwise idle then), so
+   * their start-ups overlap. A start that fails is reported by the first scenario that needs it.
+   */
+  async prestart(scenarios: readonly ScenarioId[]): Promise<void> {
+    const needs = (...ids: ScenarioId[]) => ids.some((id) => scenarios.includes(id));
+    const starts: Promise<unknown>[] = [];
+    if (needs('throughput', 'freshness', 'memory')) starts.push(this.bareWorker());
+    if (needs('throughput', 'freshness', 'absorption', 'reads')) starts.push(this.localStack());
+    if (needs('freshness', 'model-calls')) starts.push(this.modelStack());
+    await Promise.allSettled(starts);
   }
 
   /** The test model server (precis's OpenAI-compatible test server), answering after a settable delay. */

@@ -84,8 +84,9 @@ export async function runBench(
   let environment: Environment;
   try {
     environment = await describeEnvironment(ctx.temporal, ctx.redis);
-    // The memory baseline is the bare worker's footprint: have one even when no other scenario starts it.
-    if (options.scenarios.includes('memory')) await ctx.bareWorker();
+    // The memory baseline is the bare worker's footprint: memory alone starts it too.
+    log('starting the processes under test');
+    await ctx.prestart(options.scenarios);
     for (const id of options.scenarios) {
       const { title, run } = SCENARIOS[id];
       const result = emptyResult(id, title);

@@ -5,9 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import type { Admin } from 'kafkajs';
 import { apiKeyDigest } from '../api/auth';
 import { type Config, loadConfig } from '../src/config';
 import { deleteRunTopics } from '../test/support/config';
+import { createTopic } from './kafka';
 import type { MemorySampler } from './memory';
 import { DeliveryObserver } from './observe';
 import {
@@ -40,6 +42,8 @@ export interface StackOptions {
   dashboardsDir: string;
   logDir: string;
   temporal: Client;
+  /** The benchmark's Kafka admin: the stack's topics are created before its processes start. */
+  admin: Admin;
   memory: MemorySampler;
   /** Settings of this stack on top of the isolation (e.g. the model endpoint). */
   env?: Record<string, string>;
@@ -93,6 +97,11 @@ export class PrecisStack {
     const stack = new PrecisStack(options, await freePort(), await freePort());
     try {
       await stack.observer.start();
+      // Created here, once and waited for, rather than by several processes racing at start-up on a busy broker.
+      const { kafka } = stack.config;
+      for (const topic of [kafka.eventsTopic, kafka.deadLetterTopic, kafka.summariesTopic]) {
+        await createTopic(options.admin, topic, kafka.topicPartitions);
+      }
       // Workers first, so the ingest's first signals find someone polling.
       for (const role of roles) await stack.startRole(role);
     } catch (error) {

@@ -9,19 +9,25 @@ import type { Kafka, Producer } from 'kafkajs';
 import { sleep } from '../stats';
 import type { bareOneActivity } from './temporal-workflow';
 
+export interface EventPathPhase {
+  ratePerSecond: number;
+  durationMs: number;
+}
+
 export interface EventPathResult {
   latenciesMs: number[];
   produced: number;
   failures: number;
 }
 
+/** Runs the phases one after the other on one consumer (one group join), one result per phase. */
 export async function measureEventPath(
   kafka: Kafka,
   producer: Producer,
   client: Client,
-  options: { topic: string; groupId: string; taskQueue: string; ratePerSecond: number; durationMs: number },
-): Promise<EventPathResult> {
-  const result: EventPathResult = { latenciesMs: [], produced: 0, failures: 0 };
+  options: { topic: string; groupId: string; taskQueue: string; phases: EventPathPhase[] },
+): Promise<EventPathResult[]> {
+  const results = options.phases.map((): EventPathResult => ({ latenciesMs: [], produced: 0, failures: 0 }));
   const consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
   const inFlight = new Set<Promise<void>>();
   let joined: () => void = () => undefined;
@@ -35,8 +41,11 @@ export async function measureEventPath(
     await consumer.run({
       partitionsConsumedConcurrently: 6,
       eachMessage: async ({ message }) => {
+        // key = "<phase>-<n>", value = produce time (ms since epoch)
+        const id = message.key?.toString() ?? '';
+        const result = results[Number(id.split('-')[0])];
         const producedAt = Number(message.value?.toString() ?? 'NaN');
-        const id = message.key?.toString() ?? String(producedAt);
+        if (!result) return;
         const run = client.workflow
           .execute<typeof bareOneActivity>('bareOneActivity', {
             taskQueue: options.taskQueue,
@@ -56,23 +65,31 @@ export async function measureEventPath(
       },
     });
     await Promise.race([ready, sleep(30_000)]);
-    // A fresh group starts at the log end once assigned; give the assignment a moment to settle.
+    // A new group starts at the log end once assigned; give the assignment a moment to settle.
     await sleep(500);
-    const intervalMs = 1000 / options.ratePerSecond;
-    const start = Date.now();
-    for (let n = 0; Date.now() - start < options.durationMs; n++) {
-      const due = start + n * intervalMs;
-      if (due > Date.now()) await sleep(due - Date.now());
-      const producedAt = Date.now();
-      await producer.send({ topic: options.topic, messages: [{ key: `e${n}`, value: String(producedAt) }] });
-      result.produced++;
+    for (const [phase, { ratePerSecond, durationMs }] of options.phases.entries()) {
+      const result = results[phase];
+      if (!result) continue;
+      const intervalMs = 1000 / ratePerSecond;
+      const start = Date.now();
+      for (let n = 0; Date.now() - start < durationMs; n++) {
+        const due = start + n * intervalMs;
+        if (due > Date.now()) await sleep(due - Date.now());
+        const producedAt = Date.now();
+        await producer.send({
+          topic: options.topic,
+          messages: [{ key: `${phase}-${n}`, value: String(producedAt) }],
+        });
+        result.produced++;
+      }
+      const deadline = Date.now() + 30_000;
+      while (result.latenciesMs.length + result.failures < result.produced && Date.now() < deadline) {
+        await sleep(50);
+      }
     }
-    const deadline = Date.now() + 30_000;
-    while (result.latenciesMs.length + result.failures < result.produced && Date.now() < deadline)
-      await sleep(50);
     await Promise.race([Promise.allSettled([...inFlight]), sleep(5_000)]);
   } finally {
     await consumer.disconnect();
   }
-  return result;
+  return results;
 }

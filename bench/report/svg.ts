@@ -16,7 +16,7 @@ export interface ReferenceLine {
 
 const WIDTH = 720;
 const HEIGHT = 360;
-const MARGIN = { top: 48, right: 24, bottom: 72, left: 72 };
+const MARGIN = { top: 48, right: 24, bottom: 96, left: 72 };
 const PALETTE = ['#2563eb', '#f59e0b', '#10b981', '#ef4444', '#8b5cf6', '#64748b'];
 
 function escapeXml(text: string): string {
@@ -48,7 +48,8 @@ function frame(
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   const y = (v: number) => MARGIN.top + plotHeight - (v / yMax) * plotHeight;
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="${escapeXml(title)}" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<title>${escapeXml(title)}</title>`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`,
     `<text x="${WIDTH / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
     `<text transform="translate(16 ${MARGIN.top + plotHeight / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`,
@@ -112,8 +113,13 @@ export function barChart(options: {
         `<text x="${(x + bar * 0.46).toFixed(1)}" y="${(MARGIN.top + plotHeight - h - 3).toFixed(1)}" text-anchor="middle" font-size="10">${formatTick(value)}</text>`,
       );
     });
+    // Many categories: labels slanted so long names (process names) do not run into each other.
+    const lx = (x0 + group * 0.4).toFixed(1);
+    const ly = MARGIN.top + plotHeight + 16;
     body.push(
-      `<text x="${(x0 + group * 0.4).toFixed(1)}" y="${MARGIN.top + plotHeight + 16}" text-anchor="middle">${escapeXml(category)}</text>`,
+      options.categories.length > 5
+        ? `<text x="${lx}" y="${ly}" text-anchor="end" font-size="10" transform="rotate(-25 ${lx} ${ly})">${escapeXml(category)}</text>`
+        : `<text x="${lx}" y="${ly}" text-anchor="middle">${escapeXml(category)}</text>`,
     );
   });
   if (options.series.length > 1) body.push(...legend(options.series));

@@ -72,7 +72,7 @@ export function memoryScenario(
       barChart({
         title: 'Peak RSS per process over the run (MB)',
         yLabel: 'MB',
-        categories: names.map((n) => n.replace(/^.*\//, (m) => m)),
+        categories: names,
         series: [{ name: 'peak RSS', values: names.map((n) => overall[n]?.peakMb ?? null) }],
         references: [{ value: LIMIT_MB, label: `limit ${LIMIT_MB} MB` }],
       }),
