@@ -91,7 +91,7 @@ export class BenchContext {
   async startStack(group: string, env: Record<string, string> = {}): Promise<PrecisStack> {
     this.log(`  starting precis (${group}): pipeline worker, LLM worker, ingest, API`);
     const started = Date.now();
-    const stack = await PrecisStack.start({
+    const stack = await PrecisStack.create({
       runId: this.runId,
       group,
       mode: this.options.mode,
@@ -102,7 +102,9 @@ export class BenchContext {
       memory: this.memory,
       env,
     });
+    // Tracked before it starts: a stack that fails half-way still has topics and workflows to clean up.
     this.stacks.push(stack);
+    await stack.start();
     this.log(`  precis (${group}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return stack;
   }

@@ -93,22 +93,26 @@ export class PrecisStack {
     this.observer = new DeliveryObserver(this.config.redis.url, this.config.redis.keyPrefix);
   }
 
-  static async start(options: StackOptions, roles: Role[] = ['pipeline', 'llm', 'ingest', 'api']) {
-    const stack = new PrecisStack(options, await freePort(), await freePort());
+  /** A stack with its names and ports decided; nothing runs until `start`. */
+  static async create(options: StackOptions): Promise<PrecisStack> {
+    return new PrecisStack(options, await freePort(), await freePort());
+  }
+
+  /** Creates the stack's topics, then starts the roles one by one, each waited for; on failure stops them all. */
+  async start(roles: Role[] = ['pipeline', 'llm', 'ingest', 'api']): Promise<void> {
     try {
-      await stack.observer.start();
+      await this.observer.start();
       // Created here, once and waited for, rather than by several processes racing at start-up on a busy broker.
-      const { kafka } = stack.config;
+      const { kafka } = this.config;
       for (const topic of [kafka.eventsTopic, kafka.deadLetterTopic, kafka.summariesTopic]) {
-        await createTopic(options.admin, topic, kafka.topicPartitions);
+        await createTopic(this.options.admin, topic, kafka.topicPartitions);
       }
       // Workers first, so the ingest's first signals find someone polling.
-      for (const role of roles) await stack.startRole(role);
+      for (const role of roles) await this.startRole(role);
     } catch (error) {
-      await stack.stop();
+      await this.stop();
       throw error;
     }
-    return stack;
   }
 
   get apiUrl(): string {
