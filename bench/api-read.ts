@@ -221,8 +221,10 @@ export async function measureReads(options: ReadOptions): Promise<ReadResult> {
       `  reads: ${connections} connections, ${roundCount} round(s) of ${durationS} s per target, ` +
         `body ${Buffer.byteLength(body)} B (bare ${Buffer.byteLength(bareBody)} B)`,
     );
-    await load(target.url, target.headers, warmupS, connections);
-    await load(bareUrl, {}, warmupS, connections);
+    if (warmupS > 0) {
+      await load(target.url, target.headers, warmupS, connections);
+      await load(bareUrl, {}, warmupS, connections);
+    }
     const rounds: { api: LoadResult; bare: LoadResult }[] = [];
     for (let round = 0; round < roundCount; round++) {
       if (round % 2 === 0) {

@@ -4,6 +4,7 @@
  * the absorption scenario compares.
  */
 import { type Admin, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { sleep } from './stats';
 
 export interface BenchKafka {
   kafka: Kafka;
@@ -13,7 +14,8 @@ export interface BenchKafka {
 }
 
 export async function connectKafka(brokers: string[]): Promise<BenchKafka> {
-  const kafka = new Kafka({ clientId: 'precis-bench', brokers, logLevel: logLevel.ERROR });
+  // Silent: deleting topics makes kafkajs log metadata errors for them; real failures surface as exceptions.
+  const kafka = new Kafka({ clientId: 'precis-bench', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   const producer = kafka.producer({
     allowAutoTopicCreation: false,
@@ -30,13 +32,39 @@ export async function connectKafka(brokers: string[]): Promise<BenchKafka> {
   };
 }
 
-export async function createTopic(admin: Admin, topic: string, partitions: number): Promise<void> {
-  const existing = new Set(await admin.listTopics());
-  if (existing.has(topic)) return;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
-  });
+/**
+ * Creates a topic unless it exists, then waits until every partition has a leader. A busy broker answers metadata
+ * requests for a topic it is still creating with "does not host this topic-partition", and kafkajs's own
+ * waitForLeaders gives up on that: here it is retried until `timeoutMs`.
+ */
+export async function createTopic(
+  admin: Admin,
+  topic: string,
+  partitions: number,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (!(await admin.listTopics()).includes(topic)) {
+        await admin.createTopics({
+          waitForLeaders: false,
+          topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+        });
+      }
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+      const found = metadata.topics.find((t) => t.name === topic);
+      if (found && found.partitions.length === partitions && found.partitions.every((p) => p.leader >= 0))
+        return;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(250);
+  }
+  throw new Error(
+    `topic ${topic} has no leaders after ${timeoutMs} ms: ${String(lastError ?? 'no leader yet')}`,
+  );
 }
 
 export async function deleteTopics(admin: Admin, topics: string[]): Promise<void> {

@@ -8,7 +8,6 @@ import type { Client } from '@temporalio/client';
 import type { Admin } from 'kafkajs';
 import { apiKeyDigest } from '../api/auth';
 import { type Config, loadConfig } from '../src/config';
-import { deleteRunTopics } from '../test/support/config';
 import { createTopic } from './kafka';
 import type { MemorySampler } from './memory';
 import { DeliveryObserver } from './observe';
@@ -103,9 +102,8 @@ export class PrecisStack {
     try {
       await this.observer.start();
       // Created here, once and waited for, rather than by several processes racing at start-up on a busy broker.
-      const { kafka } = this.config;
-      for (const topic of [kafka.eventsTopic, kafka.deadLetterTopic, kafka.summariesTopic]) {
-        await createTopic(this.options.admin, topic, kafka.topicPartitions);
+      for (const topic of this.topics) {
+        await createTopic(this.options.admin, topic, this.config.kafka.topicPartitions);
       }
       // Workers first, so the ingest's first signals find someone polling.
       for (const role of roles) await this.startRole(role);
@@ -177,8 +175,9 @@ export class PrecisStack {
     await this.observer.close().catch(() => undefined);
   }
 
-  /** Deletes the stack's topics (its Redis keys go with the run's prefix sweep). */
-  async deleteTopics(): Promise<void> {
-    await deleteRunTopics(this.config).catch(() => undefined);
+  /** The stack's topics (deleted at the end of the run with the run's other topics). */
+  get topics(): string[] {
+    const { kafka } = this.config;
+    return [kafka.eventsTopic, kafka.deadLetterTopic, kafka.summariesTopic];
   }
 }
