@@ -79,6 +79,34 @@ function scenarioSection(s: ScenarioResult): string[] {
   return lines;
 }
 
+/** How the figures are obtained, so a reader can judge them. */
+const METHOD = [
+  '## How it is measured',
+  '',
+  '- **Processes.** precis runs as its own entry points (pipeline worker, LLM worker, ingest, API), started by the ' +
+    'benchmark as child processes with every shared name (topics, consumer group, Redis prefix, task queues, ' +
+    'workflow ids) unique to the run, logs at `warn` in files, stopped with SIGTERM at the end. Baselines run in the ' +
+    'same run, on the same engines: the bare Temporal worker in its own process, the bare consumers and the bare ' +
+    'Fastify route in the benchmark process.',
+  '- **Workload.** Generated from one seeded PRNG (`bench/workload.ts`): 100 dashboards of three `demo` widgets ' +
+    '(two time series, one breakdown) and 100 of three `inline` widgets whose data the events carry. Event ids are ' +
+    '`<scenario>~<dashboard>~<seq>`: a record covers event seq s when it names an id of that dashboard with seq ≥ s.',
+  '- **Readable in the API.** Every new summary is announced on `<prefix>summaries:<id>` right after the write the API ' +
+    'reads, and every freshness check (no new version needed) on `<prefix>freshness:<id>` (also polled from its key). ' +
+    'The benchmark subscribes and takes the arrival of the announcement; freshness = arrival − the time taken just ' +
+    'before the event was sent to Kafka.',
+  '- **Throughput.** Completed pipeline runs (new summary versions + freshness checks) per second after the warm-up, ' +
+    'while every dashboard has events pending; the bare rate is one-activity workflows completed per second with a ' +
+    'bounded number in flight.',
+  '- **Absorption.** Events are written while ingest is stopped; ingest then starts and the consumer group’s ' +
+    'committed offsets (committed only after Temporal accepted every signal of a batch) are polled every 100 ms; rate = ' +
+    'events ÷ (time the last offset was committed − the last poll before the first commit).',
+  '- **Memory.** `/proc/<pid>/status` every second: VmHWM (the kernel’s own peak) and VmRSS, per process, per scenario.',
+  '- **Noise.** The machine may be shared; ratios are measured in the same run, so noise falls on precis and its ' +
+    'baseline alike as far as possible (baselines run right before precis, reads alternate rounds).',
+  '',
+];
+
 export function renderMarkdown(report: BenchReport): string {
   const { machine, versions } = report.environment;
   const minutes = (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 60_000;
@@ -117,5 +145,6 @@ export function renderMarkdown(report: BenchReport): string {
     ...settingsTable(report.settings),
   ];
   for (const scenario of report.scenarios) lines.push(...scenarioSection(scenario));
+  lines.push(...METHOD);
   return `${lines.join('\n')}\n`;
 }

@@ -9,6 +9,8 @@ export interface Paced {
   produced: number;
   /** How far behind schedule the producer fell at worst (a busy machine), ms. */
   maxLagMs: number;
+  /** How long each send took to be acknowledged by the broker, ms (event times are taken before the send). */
+  sendMs: number[];
 }
 
 /**
@@ -26,6 +28,7 @@ export async function producePaced(
   const ticks = Math.max(1, Math.floor(durationMs / intervalMs));
   let produced = 0;
   let maxLagMs = 0;
+  const sendMs: number[] = [];
   for (let tick = 0; tick < ticks; tick++) {
     const due = start + tick * intervalMs;
     const now = Date.now();
@@ -33,10 +36,12 @@ export async function producePaced(
     else maxLagMs = Math.max(maxLagMs, now - due);
     const messages = build(tick);
     if (messages.length === 0) continue;
+    const sent = Date.now();
     await producer.send({ topic, messages });
+    sendMs.push(Date.now() - sent);
     produced += messages.length;
   }
-  return { produced, maxLagMs };
+  return { produced, maxLagMs, sendMs };
 }
 
 /** Waits until every event of `tag` is covered by a delivered record; returns how many are still not. */

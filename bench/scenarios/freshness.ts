@@ -36,6 +36,8 @@ interface Variant {
 
 interface VariantRun {
   latency: Percentiles;
+  /** Produce → broker acknowledgement of the events (part of the freshness, not precis's). */
+  send: Percentiles;
   produced: number;
   uncovered: number;
   events: { index: number; producedAtMs: number; latencyMs: number }[];
@@ -74,6 +76,7 @@ async function runVariant(ctx: BenchContext, stack: PrecisStack, variant: Varian
   const coverage = observer.coverage(variant.tag);
   return {
     latency: percentiles(coverage.latenciesMs),
+    send: percentiles(paced.sendMs),
     produced: paced.produced,
     uncovered,
     events: coverage.events,
@@ -161,7 +164,13 @@ export async function freshnessScenario(
   // cannot run, (a) and (b) are still reported.
   const model = await ctx.model();
   model.setDelay(modelDelayMs);
-  let withModel: VariantRun = { latency: percentiles([]), produced: 0, uncovered: 0, events: [] };
+  let withModel: VariantRun = {
+    latency: percentiles([]),
+    send: percentiles([]),
+    produced: 0,
+    uncovered: 0,
+    events: [],
+  };
   let overhead = percentiles([]);
   try {
     const modelStack = await ctx.modelStack();
@@ -228,6 +237,8 @@ export async function freshnessScenario(
     bareFastP99Ms: bareFast.p99,
     bareSlowP50Ms: bareSlow.p50,
     slowRatioToBare: round(ratio(slow.latency.p50, bareSlow.p50), 2),
+    produceAckP50MsAt10: fast.send.p50,
+    produceAckP99MsAt10: fast.send.p99,
   };
   result.charts.push(
     ctx.writeChart(
