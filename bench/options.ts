@@ -73,14 +73,14 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     seed: num('BENCH_SEED', 42, 42),
     dashboards: Math.max(1, Math.round(num('BENCH_DASHBOARDS', 100, 10))),
     throughput: {
-      durationS: num('BENCH_THROUGHPUT_S', 50, 3),
+      durationS: num('BENCH_THROUGHPUT_S', 45, 3),
       warmupS: num('BENCH_WARMUP_S', 15, 1),
       tickMs: 100,
       eventsPerTick: 1,
       bareConcurrency: num('BENCH_BARE_CONCURRENCY', 100, 20),
     },
     freshness: {
-      fastS: num('BENCH_FRESHNESS_S', 40, 2),
+      fastS: num('BENCH_FRESHNESS_S', 30, 2),
       slowS: num('BENCH_FRESHNESS_SLOW_S', 30, 2),
       bareS: num('BENCH_FRESHNESS_BARE_S', 15, 1),
       modelDelayMs: 1000,
@@ -92,7 +92,7 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
       connections: Math.max(1, Math.round(num('BENCH_CONNECTIONS', 64, 16))),
       warmupS: smoke ? 0 : 2,
     },
-    modelCalls: { durationS: num('BENCH_MODEL_CALLS_S', 60, 3), modelDelayMs: 20 },
+    modelCalls: { durationS: num('BENCH_MODEL_CALLS_S', 45, 3), modelDelayMs: 20 },
     drainS: num('BENCH_DRAIN_S', 90, 45),
   };
 }

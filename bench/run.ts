@@ -29,7 +29,7 @@ const SCENARIOS: Record<
     run: (ctx: BenchContext, result: ScenarioResult) => Promise<ScenarioResult> | ScenarioResult;
   }
 > = {
-  throughput: { title: 'Summary throughput (100 busy dashboards)', run: throughputScenario },
+  throughput: { title: 'Summary throughput (every dashboard busy)', run: throughputScenario },
   freshness: { title: 'Freshness (event → summary readable)', run: freshnessScenario },
   absorption: { title: 'Absorption (Kafka → Temporal-accepted)', run: absorptionScenario },
   reads: { title: 'Reads (API vs bare Fastify)', run: readsScenario },

@@ -49,7 +49,8 @@ function temporalCli(): string {
   const version = process.env.TEMPORAL_CLI_VERSION ?? 'v1.5.1';
   const binary = join(cache, `temporal-${version}`, 'temporal');
   if (!existsSync(binary)) return `not found at ${binary}`;
-  return run(binary, ['--version'])?.split('\n')[0] ?? 'unknown';
+  // Built from source (scripts/install.sh), it calls itself 0.0.0-DEV: the tag it was built from says more.
+  return `${version}: ${run(binary, ['--version'])?.split('\n')[0] ?? 'unknown'}`;
 }
 
 function kafkaVersion(): string {

@@ -25,7 +25,7 @@ export async function modelCallsScenario(
     seed: ctx.options.seed,
     dashboards,
     durationMs: durationS * 1000,
-    burstsPerSecond: 4,
+    burstsPerSecond: 2,
     burstSize: [3, 15] as [number, number],
     burstSpreadMs: 200,
     zipfExponent: 1.1,
