@@ -9,6 +9,7 @@
  *   BENCH_SEED                 workload seed (default 42)
  *   BENCH_DASHBOARDS           dashboards per kind (default 100)
  *   BENCH_THROUGHPUT_S / BENCH_WARMUP_S / BENCH_BARE_CONCURRENCY
+ *   BENCH_THROUGHPUT_TICK_MS / BENCH_THROUGHPUT_EVENTS_PER_TICK   events every dashboard gets (default 1 per 1000 ms)
  *   BENCH_FRESHNESS_S (10/s) / BENCH_FRESHNESS_SLOW_S (1/s and the 1 s model)
  *   BENCH_ABSORPTION_EVENTS
  *   BENCH_READS_S / BENCH_READS_ROUNDS / BENCH_CONNECTIONS
@@ -75,8 +76,8 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     throughput: {
       durationS: num('BENCH_THROUGHPUT_S', 45, 3),
       warmupS: num('BENCH_WARMUP_S', 15, 1),
-      tickMs: 100,
-      eventsPerTick: 1,
+      tickMs: num('BENCH_THROUGHPUT_TICK_MS', 1000, 100),
+      eventsPerTick: Math.max(1, Math.round(num('BENCH_THROUGHPUT_EVENTS_PER_TICK', 1, 1))),
       bareConcurrency: num('BENCH_BARE_CONCURRENCY', 100, 20),
     },
     freshness: {
