@@ -128,6 +128,13 @@ export class DeliveryObserver {
     return { latenciesMs: events.map((e) => e.latencyMs), events, covered: events.length, uncovered };
   }
 
+  /** Events of every tag not yet covered: work a previous scenario left behind. */
+  uncoveredTotal(): number {
+    let total = 0;
+    for (const list of this.pending.values()) total += list.length;
+    return total;
+  }
+
   /** Events of a tag not yet covered by any record. */
   uncovered(tag: string): number {
     return this.coverage(tag).uncovered;

@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchContext } from './context';
 import { type BenchOptions, readOptions } from './options';
-import { describeEnvironment } from './report/environment';
+import { currentLoad, describeEnvironment } from './report/environment';
 import { renderMarkdown } from './report/markdown';
 import type { BenchReport, Environment, ScenarioId, ScenarioResult } from './report/types';
 import { absorptionScenario } from './scenarios/absorption';
@@ -108,6 +108,7 @@ export async function runBench(
     await ctx.close();
     process.off('SIGINT', stopOnSignal).off('SIGTERM', stopOnSignal);
   }
+  environment.machine.loadAverage.end = currentLoad();
   const report: BenchReport = {
     benchmark: 'precis',
     schemaVersion: 1,

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus, homedir, release, totalmem } from 'node:os';
+import { cpus, homedir, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
@@ -62,6 +62,11 @@ function kafkaVersion(): string {
   }
 }
 
+/** The 1-minute load average now (for the end of the run). */
+export function currentLoad(): number {
+  return Math.round((loadavg()[0] ?? 0) * 100) / 100;
+}
+
 export async function describeEnvironment(temporal: Client, redis: Redis): Promise<Environment> {
   const cpuList = cpus();
   const serverVersion = await temporal.workflowService
@@ -83,6 +88,7 @@ export async function describeEnvironment(temporal: Client, redis: Redis): Promi
       os: osName(),
       kernel: release(),
       node: process.version,
+      loadAverage: { start: Math.round((loadavg()[0] ?? 0) * 100) / 100, end: null },
     },
     versions: {
       precisCommit: `${commit}${dirty ? ' (with uncommitted changes)' : ''} on ${branch}`,

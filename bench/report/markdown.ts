@@ -138,6 +138,10 @@ export function renderMarkdown(report: BenchReport): string {
       ['memory', `${machine.memoryGiB} GiB`],
       ['OS', `${machine.os} (kernel ${machine.kernel})`],
       ['Node.js', machine.node],
+      [
+        'load average (1 min)',
+        `${machine.loadAverage.start} at the start, ${machine.loadAverage.end ?? 'n/a'} at the end (${machine.cpus} CPUs; the machine may be shared)`,
+      ],
       ...Object.entries(versions),
     ]),
     '## Run settings',

@@ -72,7 +72,16 @@ export interface ScenarioResult {
 }
 
 export interface Environment {
-  machine: { cpus: number; cpuModel: string; memoryGiB: number; os: string; kernel: string; node: string };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memoryGiB: number;
+    os: string;
+    kernel: string;
+    node: string;
+    /** 1-minute load average when the run started and when it ended: how busy the (shared) machine was. */
+    loadAverage: { start: number; end: number | null };
+  };
   versions: Record<string, string>;
 }
 

@@ -150,6 +150,15 @@ export async function freshnessScenario(
   };
 
   const local = await ctx.localStack();
+  // Work the previous scenario left (its drain timed out) competes with these events: say so.
+  const backlog = local.observer.uncoveredTotal();
+  result.figures.backlogAtStart = backlog;
+  if (backlog > 0) {
+    result.notes.push(
+      `${backlog} events of the previous scenario were still pending when (a) started (its drain timed out): ` +
+        '(a) and (b) ran on a busy pipeline.',
+    );
+  }
   const fast = await runVariant(ctx, local, {
     tag: 'f10',
     label: '(a) local',
