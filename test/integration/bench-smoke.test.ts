@@ -26,7 +26,7 @@ beforeAll(async () => {
     }),
     (line) => lines.push(line),
   );
-}, 170_000);
+}, 240_000);
 
 afterAll(() => {
   rmSync(resultsDir, { recursive: true, force: true });
