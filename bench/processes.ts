@@ -52,7 +52,20 @@ export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
     if (/^(PRECIS_|OPENAI_|TEMPORAL_)/.test(name)) continue;
     base[name] = value;
   }
-  return { ...base, ...env };
+  return { ...base, ...nodeRuntimeEnv(), ...env };
+}
+
+/**
+ * The Node settings every precis process runs with (config/node-runtime.env: heap limit, malloc arenas), as
+ * `npm start` and docker-compose apply them; the bare baselines get the same, so memory is compared like for like.
+ */
+export function nodeRuntimeEnv(): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const line of readFileSync(join(REPO_ROOT, 'config', 'node-runtime.env'), 'utf8').split('\n')) {
+    const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (match?.[1] && match[2] !== undefined) settings[match[1]] = match[2];
+  }
+  return settings;
 }
 
 export interface ChildHandle {

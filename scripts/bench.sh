@@ -14,7 +14,7 @@ export PRECIS_INSTALLED=1
 bash scripts/stack.sh up
 
 log "building precis and the bare baselines"
-node_modules/.bin/tsc -p tsconfig.build.json
+npm run build --silent
 node_modules/.bin/tsc -p bench/tsconfig.bare.json
 
 log "running the benchmark (about 10 minutes; BENCH_SMOKE=1 for a quick run)"
