@@ -1,6 +1,6 @@
 import { Connection, Client as TemporalClient } from '@temporalio/client';
 import { Redis } from 'ioredis';
-import { Kafka, type LogEntry, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { type Admin, Kafka, type LogEntry, logLevel, Partitioners, type Producer } from 'kafkajs';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 
@@ -85,8 +85,34 @@ export async function ensureTopics(kafka: Kafka, config: Config, topics?: string
         })),
       });
     }
+    await awaitLeaders(admin, wanted);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * A busy broker can answer "does not host this topic-partition" for a while after a topic was created (by us or by
+ * another process): wait, within a bound, until every partition has a leader instead of failing the start-up.
+ */
+async function awaitLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+      const ready = metadata.every(
+        (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
+      );
+      if (ready) return;
+    } catch (error) {
+      const retriable = error instanceof Error && 'retriable' in error && error.retriable === true;
+      if (!retriable || Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `Kafka topics ${topics.join(', ')} still have partitions without a leader after ${timeoutMs} ms`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
