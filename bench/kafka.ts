@@ -95,7 +95,7 @@ export function sum(offsets: Map<number, number>): number {
   return total;
 }
 
-/** Sends messages in chunks, `parallel` sends in flight at once (bounded memory, high rate). */
+/** Sends messages in chunks, `parallel` lanes in flight at once, each key in one lane (bounded memory, high rate). */
 export async function produceAll(
   producer: Producer,
   topic: string,
@@ -103,13 +103,20 @@ export async function produceAll(
   chunk = 2_000,
   parallel = 4,
 ): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < messages.length) {
-      const start = next;
-      next += chunk;
-      await producer.send({ topic, messages: messages.slice(start, start + chunk) });
-    }
-  };
-  await Promise.all(Array.from({ length: parallel }, lane));
+  // A key's messages stay in one lane, in order: Kafka then holds each dashboard's events in production order, as a
+  // real producer keyed by dashboard writes them (concurrent sends of one key could land in any order).
+  const lanes: { key: string; value: string }[][] = Array.from({ length: parallel }, () => []);
+  for (const message of messages) lanes[laneOf(message.key, parallel)]?.push(message);
+  await Promise.all(
+    lanes.map(async (lane) => {
+      for (let start = 0; start < lane.length; start += chunk)
+        await producer.send({ topic, messages: lane.slice(start, start + chunk) });
+    }),
+  );
+}
+
+function laneOf(key: string, lanes: number): number {
+  let hash = 0;
+  for (let i = 0; i < key.length; i++) hash = (hash * 31 + key.charCodeAt(i)) >>> 0;
+  return hash % lanes;
 }

@@ -19,7 +19,6 @@ import type { EventsHandover, PendingEvent } from '../src/domain/event';
 import { NEWEST_EVENT_IDS } from '../src/domain/limits';
 import type { LlmPlan } from '../src/llm/plan';
 import { dashboardWorkflowV1 } from './dashboard-v1';
-import { offsetAfter } from './positions';
 import { PrecisDegradedKey, PrecisModelKey, PrecisStatusKey } from './search-attributes';
 import {
   type DashboardWorkflowState,
@@ -61,8 +60,8 @@ export interface DashboardWorkflowInput {
 /** What one run hands the next through continue-as-new: small by construction. */
 interface Carry {
   pending: PendingChanges;
-  /** Per `topic/partition`, the newest offset taken (see EventsHandover.position). */
-  taken: Record<string, string>;
+  /** Identities of the latest hand-overs taken (see handoverIdentity), to drop one that comes again. */
+  recent: string[];
   /** The freshest inline data the dashboard's events have carried so far. */
   inlineRef?: string;
 }
@@ -146,6 +145,21 @@ function emptyChanges(): PendingChanges {
   return { count: 0, eventIds: [], inlineRefs: [], events: [] };
 }
 
+/** Hand-overs remembered to drop repeats; a repeat comes soon after the original, so a short memory is enough. */
+const RECENT_HANDOVERS = 64;
+
+/**
+ * What makes a hand-over the same one: its Kafka position together with its newest event. Not the position alone:
+ * offsets start again from 0 when a topic is deleted and made anew, and a watermark on offsets would then drop
+ * every new event; event ids never repeat that way.
+ */
+function handoverIdentity(handover: EventsHandover): string {
+  const newest = handover.eventIds.at(-1) ?? '';
+  return handover.position
+    ? `${handover.position.stream}@${handover.position.offset}/${newest}`
+    : `${handover.count}/${newest}`;
+}
+
 /** The message of the error a failed activity ended with, for summaries and the UI. */
 function failureReason(error: unknown): string {
   if (error instanceof ActivityFailure && error.cause) return error.cause.message;
@@ -154,7 +168,7 @@ function failureReason(error: unknown): string {
 
 class DashboardRun {
   private pending: PendingChanges;
-  private readonly taken: Record<string, string>;
+  private readonly recent: string[];
   private inlineRef: string | undefined;
   private readonly state: DashboardWorkflowState;
   /** When the oldest pending change arrived (workflow time), for the max delay. */
@@ -166,7 +180,7 @@ class DashboardRun {
   constructor(private readonly input: DashboardWorkflowInput) {
     this.pending = input.carry?.pending ?? emptyChanges();
     for (const event of input.pending ?? []) this.addEvent(event);
-    this.taken = { ...(input.carry?.taken ?? {}) };
+    this.recent = [...(input.carry?.recent ?? [])];
     this.inlineRef = input.carry?.inlineRef;
     this.firstPendingAt = Date.now();
     this.state = { pending: this.pending.count, summariesMade: 0, lastVersion: null, status: 'waiting' };
@@ -184,12 +198,12 @@ class DashboardRun {
   }
 
   private handOver(handover: EventsHandover): void {
-    if (handover.position) {
-      const { stream, offset } = handover.position;
-      // A redelivered batch (the ingest crashed before committing): already taken, changes nothing.
-      if (!offsetAfter(offset, this.taken[stream])) return;
-      this.taken[stream] = offset;
-    }
+    // The same hand-over again (a signal retried after a lost answer, a batch redelivered after a crash of the ingest
+    // with the same bounds) changes nothing.
+    const identity = handoverIdentity(handover);
+    if (this.recent.includes(identity)) return;
+    this.recent.push(identity);
+    if (this.recent.length > RECENT_HANDOVERS) this.recent.splice(0, this.recent.length - RECENT_HANDOVERS);
     if (handover.count <= 0) return;
     this.noteArrival();
     this.pending.count += handover.count;
@@ -245,7 +259,7 @@ class DashboardRun {
           dashboardId: this.input.dashboardId,
           quietPeriodMs: this.input.quietPeriodMs,
           maxDelayMs: this.input.maxDelayMs,
-          carry: { pending: this.pending, taken: this.taken, inlineRef: this.inlineRef },
+          carry: { pending: this.pending, recent: this.recent, inlineRef: this.inlineRef },
         });
       }
     }

@@ -52,10 +52,9 @@ export interface PendingEvent {
  */
 export interface EventsHandover {
   /**
-   * Where the newest of these events sits in Kafka: `topic/partition` and its offset (decimal text). A dashboard's
-   * events stay on one partition and the ingest hands a partition's batches over one after another, so positions
-   * of one stream arrive in order, and the workflow drops a hand-over at or below the offset it already took: a
-   * batch redelivered after a crash or a retried signal changes nothing.
+   * Where the newest of these events sits in Kafka: `topic/partition` and its offset (decimal text). With the
+   * newest event id it identifies the hand-over, so the workflow drops the same hand-over coming again (a retried
+   * signal, a batch redelivered after a crash of the ingest) and traces a summary back to Kafka.
    */
   position?: { stream: string; offset: string };
   /** Events in the hand-over (after the ingest dropped redeliveries it remembered). */

@@ -14,7 +14,8 @@ import pino from 'pino';
 import { createRedis } from '../../src/clients';
 import type { PendingEvent } from '../../src/domain/event';
 import { DashboardRegistry } from '../../src/domain/registry';
-import { dashboardWorkflowId, signalDashboard } from '../../src/ingest/starter';
+import { dashboardWorkflowId, handOver, signalDashboard } from '../../src/ingest/starter';
+import { BlobStore } from '../../src/store/blobs';
 import { SummaryStore } from '../../src/store/summaries';
 import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
@@ -74,7 +75,54 @@ async function main(): Promise<void> {
       ],
     },
   ];
+  const blobs = new BlobStore(redis, config.redis.keyPrefix, 3600);
+  const inlineRef = await blobs.put({
+    widgets: {
+      'partner-reach': {
+        occurredAt: at(6),
+        points: [
+          { t: new Date(now - 3_600_000).toISOString(), v: 21_000 },
+          { t: new Date(now - 7_200_000).toISOString(), v: 20_000 },
+        ],
+      },
+    },
+  });
+  // Hand-overs as the ingest sends them: by count, newest ids, Kafka position and inline data by reference.
+  const handovers: { name: string; dashboardId: string; calls: Parameters<typeof handOver>[3][] }[] = [
+    {
+      name: 'handover',
+      dashboardId: 'social-listening',
+      calls: [
+        {
+          position: { stream: 'dashboard.events/1', offset: '41' },
+          count: 3,
+          eventIds: ['h-1', 'h-2', 'h-3'],
+          newestOccurredAt: at(6),
+          inlineRef,
+        },
+        {
+          position: { stream: 'dashboard.events/1', offset: '41' },
+          count: 3,
+          eventIds: ['h-1', 'h-2', 'h-3'],
+          newestOccurredAt: at(6),
+          inlineRef,
+        },
+      ],
+    },
+  ];
   try {
+    for (const scenario of handovers) {
+      const dashboard = registry.get(scenario.dashboardId);
+      if (!dashboard) throw new Error(`dashboard ${scenario.dashboardId} is missing`);
+      for (const handover of scenario.calls) await handOver(client, config, dashboard, handover);
+      const handle = client.workflow.getHandle(dashboardWorkflowId(config, scenario.dashboardId));
+      await handle.result();
+      const history = await handle.fetchHistory();
+      const file = join(dir, `${label}-${scenario.name}.json`);
+      writeFileSync(file, `${JSON.stringify(history, null, 1)}\n`);
+      console.log(`wrote ${file} (${history.events?.length ?? 0} events)`);
+      await deleteKeysWithPrefix(redis, `${config.redis.keyPrefix}summary:`);
+    }
     for (const scenario of scenarios) {
       const dashboard = registry.get(scenario.dashboardId);
       if (!dashboard) throw new Error(`dashboard ${scenario.dashboardId} is missing`);

@@ -1,24 +1,5 @@
 import fc from 'fast-check';
 import { type InlineData, inlineDataOf, inlineEvents, mergeInlineData } from '../../src/sources/inline-data';
-import { offsetAfter } from '../../workflows/positions';
-
-describe('offsetAfter (Kafka offsets as decimal text)', () => {
-  it('orders offsets like the numbers they are', () => {
-    fc.assert(
-      fc.property(
-        fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }),
-        fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }),
-        (a, b) => {
-          expect(offsetAfter(a.toString(), b.toString())).toBe(a > b);
-        },
-      ),
-    );
-  });
-
-  it('takes any offset when none was taken yet', () => {
-    expect(offsetAfter('0', undefined)).toBe(true);
-  });
-});
 
 describe('inline data', () => {
   const points = (v: number) => [{ t: '2026-11-30T00:00:00Z', v }];
