@@ -6,18 +6,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DashboardEvent, InlinePayload, Point } from '../src/domain/event';
+import { prng } from '../src/sources/demo-data';
 
-/** mulberry32: tiny, fast and well distributed; plenty for workloads. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** The demo source's seeded PRNG (mulberry32), shared: workloads are reproducible from their seed. */
+export { prng };
 
 /** An integer in [0, n). */
 export function randomInt(random: () => number, n: number): number {

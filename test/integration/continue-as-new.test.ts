@@ -2,41 +2,25 @@
  * Continue-as-new on a real Temporal server: with two summaries per execution, changes handed over one by one and in
  * a burst all reach a summary, each event counted exactly once, across several executions of the same workflow id.
  */
-import { Client, Connection } from '@temporalio/client';
-import type { Redis } from 'ioredis';
-import pino from 'pino';
-import { createRedis } from '../../src/clients';
+import type { Client } from '@temporalio/client';
 import { DashboardRegistry } from '../../src/domain/registry';
 import { dashboardWorkflowId, handOver } from '../../src/ingest/starter';
-import type { Service } from '../../src/process';
-import { SummaryStore } from '../../src/store/summaries';
-import { buildPipelineWorker } from '../../workers/pipeline';
-import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
-import { deleteKeysWithPrefix } from '../support/redis';
+import type { SummaryStore } from '../../src/store/summaries';
+import { eventually, isolatedConfig } from '../support/config';
+import { type PipelineUnderTest, startPipeline } from '../support/pipeline';
 
 const config = isolatedConfig({ PRECIS_WORKFLOW_IDLE_MS: '3000', PRECIS_SUMMARIES_PER_RUN: '2' });
 const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
-let connection: Connection;
+let pipeline: PipelineUnderTest;
 let client: Client;
-let redis: Redis;
 let store: SummaryStore;
-let worker: Service;
 
 beforeAll(async () => {
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
-  redis = createRedis(config);
-  store = new SummaryStore(redis, config.redis.keyPrefix, 100);
-  worker = await buildPipelineWorker(config, pino({ level: 'error' }));
+  pipeline = await startPipeline(config);
+  ({ client, store } = pipeline);
 });
 
-afterAll(async () => {
-  await worker?.close();
-  await deleteRunTopics(config);
-  await connection?.close();
-  await deleteKeysWithPrefix(redis, config.redis.keyPrefix);
-  redis.disconnect();
-});
+afterAll(() => pipeline?.close());
 
 it('loses and repeats nothing across executions', async () => {
   const dashboard = registry.get('sre-checkout');

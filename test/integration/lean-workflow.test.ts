@@ -3,47 +3,31 @@
  * execution, several summaries), completes after its idle timeout, drops a redelivered Kafka position, keeps the
  * inline data its events carried by reference, and runs every stage of a summary in one workflow task.
  */
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import type { Redis } from 'ioredis';
-import pino from 'pino';
-import { createRedis } from '../../src/clients';
 import { DashboardRegistry } from '../../src/domain/registry';
 import type { Summary } from '../../src/domain/summary';
 import { dashboardWorkflowId, handOver } from '../../src/ingest/starter';
-import type { Service } from '../../src/process';
 import { BlobStore } from '../../src/store/blobs';
-import { SummaryStore } from '../../src/store/summaries';
-import { buildPipelineWorker } from '../../workers/pipeline';
+import type { SummaryStore } from '../../src/store/summaries';
 import { stateQuery } from '../../workflows/dashboard';
-import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
-import { deleteKeysWithPrefix } from '../support/redis';
+import { eventually, isolatedConfig } from '../support/config';
+import { type PipelineUnderTest, startPipeline } from '../support/pipeline';
 
 const config = isolatedConfig({ PRECIS_WORKFLOW_IDLE_MS: '4000' });
 const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
-let connection: Connection;
+let pipeline: PipelineUnderTest;
 let client: Client;
-let redis: Redis;
 let store: SummaryStore;
 let blobs: BlobStore;
-let worker: Service;
 
 beforeAll(async () => {
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
-  redis = createRedis(config);
-  store = new SummaryStore(redis, config.redis.keyPrefix, 100);
-  blobs = new BlobStore(redis, config.redis.keyPrefix, 3600);
-  worker = await buildPipelineWorker(config, pino({ level: 'error' }));
+  pipeline = await startPipeline(config);
+  ({ client, store } = pipeline);
+  blobs = new BlobStore(pipeline.redis, config.redis.keyPrefix, 3600);
 });
 
-afterAll(async () => {
-  await worker?.close();
-  await deleteRunTopics(config);
-  await connection?.close();
-  await deleteKeysWithPrefix(redis, config.redis.keyPrefix);
-  redis.disconnect();
-});
+afterAll(() => pipeline?.close());
 
 function dashboardOf(id: string) {
   const dashboard = registry.get(id);
