@@ -18,10 +18,11 @@ import type {
 } from '../src/pipeline/types';
 import { type Connectors, collectWidgetData } from '../src/sources';
 import { type InlineData, inlineEvents, mergeInlineData } from '../src/sources/inline-data';
-import { SourceError, type WidgetData } from '../src/sources/types';
-import { BlobMissingError, type BlobStore } from '../src/store/blobs';
+import type { WidgetData } from '../src/sources/types';
+import type { BlobStore } from '../src/store/blobs';
 import type { Freshness, SummaryStore } from '../src/store/summaries';
 import { LOCAL_MODEL, summarizeLocally } from '../src/summarize/local';
+import { toFailure } from './failures';
 
 /** What the activities need from the outside world; built once per worker by the worker's entry point. */
 export interface ActivityDeps {
@@ -84,11 +85,8 @@ export interface CleanOutput {
   report: CleanReport;
 }
 
-export interface PrepareInput {
-  dashboardId: string;
-  asOf: string;
-  widgets: WidgetOutcome[];
-}
+/** Prepare reads what clean reads: the collected widgets of one run. */
+export type PrepareInput = CleanInput;
 
 /** Clean and enrich, done: the model input by reference, and what the workflow needs to know of it. */
 export interface Prepared {
@@ -127,22 +125,6 @@ export interface StoreInput {
 export interface StoreOutput {
   version: number;
   written: boolean;
-}
-
-/** Turns what went wrong into a Temporal failure whose retryability was decided where the error was known. */
-function toFailure(error: unknown): never {
-  if (error instanceof SourceError) {
-    throw ApplicationFailure.create({
-      message: error.message,
-      type: 'SourceError',
-      nonRetryable: !error.retryable,
-    });
-  }
-  if (error instanceof BlobMissingError) {
-    // The data expired between stages; retrying this stage cannot bring it back.
-    throw ApplicationFailure.nonRetryable(error.message, 'BlobMissing');
-  }
-  throw error;
 }
 
 /** The last rung of the ladder: the local summarizer, labelled degraded with the reason. */

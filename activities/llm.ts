@@ -2,7 +2,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { RetryLater, type SummarizeOutcome, type Summarizer } from '../src/llm/summarizer';
 import type { EnrichedDashboard } from '../src/pipeline/types';
-import { BlobMissingError, type BlobStore } from '../src/store/blobs';
+import type { BlobStore } from '../src/store/blobs';
+import { toFailure } from './failures';
 
 export interface LlmActivityDeps {
   summarizer: Summarizer;
@@ -23,10 +24,7 @@ export function createLlmActivities(deps: LlmActivityDeps) {
     try {
       return await deps.blobs.get<EnrichedDashboard>(input.enrichedRef);
     } catch (error) {
-      // The data expired; retrying cannot bring it back.
-      if (error instanceof BlobMissingError)
-        throw ApplicationFailure.nonRetryable(error.message, 'BlobMissing');
-      throw error;
+      toFailure(error);
     }
   }
 
