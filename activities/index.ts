@@ -1,5 +1,6 @@
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { type PublishOutbox, publishOrPark } from '../src/delivery/outbox';
 import type { SummaryPublisher } from '../src/delivery/publisher';
 import { type Dashboard, durationMs } from '../src/domain/dashboard';
 import type { PendingEvent } from '../src/domain/event';
@@ -31,6 +32,8 @@ export interface ActivityDeps {
   blobs: BlobStore;
   connectors: Connectors;
   publisher: SummaryPublisher;
+  /** Where a stored version waits when Kafka refuses it: storing never waits on publishing. */
+  outbox: PublishOutbox;
   /** The summarize stage when no model is configured on this worker (the local default). */
   summarizer: Summarizer;
   tokenBudget: number;
@@ -40,6 +43,13 @@ export interface ActivityDeps {
   idleTimeoutMs: number;
   /** Summaries per execution before it continues as new. */
   summariesPerRun: number;
+  /** Backoff of a dashboard whose summary could not be made: first delay, and the cap of its doubling. */
+  runRetry: RunRetry;
+}
+
+export interface RunRetry {
+  initialMs: number;
+  maxMs: number;
 }
 
 export interface CollectionPlan {
@@ -51,6 +61,8 @@ export interface RunPlan extends CollectionPlan {
   llm: LlmPlan;
   idleTimeoutMs: number;
   summariesPerRun: number;
+  /** Absent in plans of precis 0.2 (histories recorded before it existed). */
+  runRetry?: RunRetry;
 }
 
 export interface CollectWidgetInput {
@@ -238,6 +250,7 @@ export function createActivities(deps: ActivityDeps) {
         llm: deps.llmPlan,
         idleTimeoutMs: deps.idleTimeoutMs,
         summariesPerRun: deps.summariesPerRun,
+        runRetry: deps.runRetry,
       };
     },
 
@@ -328,7 +341,13 @@ export function createActivities(deps: ActivityDeps) {
         },
         input.idempotencyKey,
       );
-      await deps.publisher.publish(summary);
+      await publishOrPark(deps.publisher, deps.outbox, summary, (error) =>
+        log.warn('publishing the summary failed; parked in the outbox', {
+          dashboardId: summary.dashboardId,
+          version: summary.version,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      );
       return { kind: 'stored', version: summary.version, model: result.model, degraded: result.degraded };
     },
 

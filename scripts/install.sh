@@ -3,7 +3,7 @@
 # the Apache Kafka broker jars (resolved with Maven), and Redis, PostgreSQL and Prometheus (Debian packages).
 # Idempotent: a warm run takes a second.
 #
-#   scripts/install.sh [all|node|temporal|kafka|redis|postgres|prometheus]...
+#   scripts/install.sh [all|node|temporal|kafka|test-server|redis|postgres|prometheus]...
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -60,6 +60,18 @@ install_kafka() {
   touch "$KAFKA_LIBS/.complete"
 }
 
+install_test_server() {
+  [[ -f "$TEMPORAL_TEST_SERVER_LIBS/.complete" ]] && return 0
+  command -v java >/dev/null || apt_install openjdk-17-jre-headless
+  command -v mvn >/dev/null || apt_install maven
+  log "resolving Temporal's time-skipping test server $TEMPORAL_TEST_SERVER_VERSION with Maven"
+  rm -rf "$TEMPORAL_TEST_SERVER_LIBS"
+  mvn -q -B -f "$PRECIS_ROOT/scripts/temporal-test-server/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$TEMPORAL_TEST_SERVER_LIBS" -DincludeScope=runtime >"$PRECIS_LOGS/test-server-resolve.log" 2>&1 \
+    || die "resolving the Temporal test server with Maven failed; see $PRECIS_LOGS/test-server-resolve.log"
+  touch "$TEMPORAL_TEST_SERVER_LIBS/.complete"
+}
+
 install_redis() {
   command -v redis-server >/dev/null && return 0
   apt_install redis-server
@@ -95,11 +107,13 @@ for target in "${targets[@]}"; do
       timed node install_node
       timed temporal install_temporal
       timed kafka install_kafka
+      timed test-server install_test_server
       timed redis install_redis
       timed postgres install_postgres
       timed prometheus install_prometheus
       ;;
     node | temporal | kafka | redis | postgres | prometheus) timed "$target" "install_$target" ;;
-    *) die "unknown install target '$target' (expected all, node, temporal, kafka, redis, postgres or prometheus)" ;;
+    test-server) timed "$target" install_test_server ;;
+    *) die "unknown install target '$target' (expected all, node, temporal, kafka, test-server, redis, postgres or prometheus)" ;;
   esac
 done

@@ -18,6 +18,9 @@ KAFKA_LIBS="$PRECIS_CACHE/kafka-$KAFKA_VERSION/libs"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 
+TEMPORAL_TEST_SERVER_VERSION="$(sed -n 's:.*<temporal.test-server.version>\(.*\)</temporal.test-server.version>.*:\1:p' "$PRECIS_ROOT/scripts/temporal-test-server/pom.xml")"
+TEMPORAL_TEST_SERVER_LIBS="$PRECIS_CACHE/temporal-test-server-$TEMPORAL_TEST_SERVER_VERSION/libs"
+
 REDIS_PORT="${REDIS_PORT:-6379}"
 
 # Not 5432, so that precis's own cluster never collides with a system PostgreSQL.

@@ -9,6 +9,7 @@ import { createActivities } from '../activities';
 import { WORKFLOW_BUNDLE_FILE } from '../scripts/bundle-workflows';
 import { createKafka, createProducer, createRedis, ensureTopics } from '../src/clients';
 import type { Config } from '../src/config';
+import { OutboxDrainer, PublishOutbox } from '../src/delivery/outbox';
 import { SummaryPublisher } from '../src/delivery/publisher';
 import { DashboardRegistry } from '../src/domain/registry';
 import { buildSummarizer } from '../src/llm/build';
@@ -47,6 +48,12 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
     config.redis.keyPrefix,
     config.kafka.summariesTopic,
   );
+  const outbox = new PublishOutbox(redis, config.redis.keyPrefix);
+  const drainer = new OutboxDrainer(redis, config.redis.keyPrefix, outbox, store, publisher, logger, {
+    intervalMs: config.pipeline.outboxIntervalMs,
+    batch: 100,
+    historyDepth: config.redis.summaryHistory,
+  });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const worker = await Worker.create({
     connection,
@@ -62,18 +69,22 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
       blobs,
       connectors,
       publisher,
+      outbox,
       summarizer: buildSummarizer(config, redis),
       tokenBudget: config.pipeline.tokenBudget,
       llmPlan: llmPlan(config),
       idleTimeoutMs: config.pipeline.idleTimeoutMs,
       summariesPerRun: config.pipeline.summariesPerRun,
+      runRetry: { initialMs: config.pipeline.runRetryInitialMs, maxMs: config.pipeline.runRetryMaxMs },
     }),
   });
   logger.info(
     { taskQueue: config.temporal.taskQueue, dashboards: registry.list().length },
     'pipeline worker ready',
   );
+  drainer.start();
   return serveWorker(worker, async () => {
+    await drainer.stop();
     await connection.close();
     await closeConnectors(connectors);
     await producer.disconnect();

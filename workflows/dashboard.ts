@@ -5,6 +5,7 @@ import {
   condition,
   continueAsNew,
   type LocalActivityOptions,
+  log,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -13,7 +14,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, Delivered, DeliverInput, RunPlan, WidgetOutcome } from '../activities';
+import type { Activities, Delivered, DeliverInput, RunPlan, RunRetry, WidgetOutcome } from '../activities';
 import type { LlmActivities } from '../activities/llm';
 import type { EventsHandover, PendingEvent } from '../src/domain/event';
 import { NEWEST_EVENT_IDS } from '../src/domain/limits';
@@ -64,6 +65,11 @@ interface Carry {
   recent: string[];
   /** The freshest inline data the dashboard's events have carried so far. */
   inlineRef?: string;
+  /** When the oldest pending change arrived: the max delay counts from it, across runs too. */
+  firstPendingAt?: number;
+  /** Attempts in a row that made no summary, and the backoff they follow. */
+  failedAttempts?: number;
+  runRetry?: RunRetry;
 }
 
 /** Changes waiting for the next summary. */
@@ -160,6 +166,35 @@ function handoverIdentity(handover: EventsHandover): string {
     : `${handover.count}/${newest}`;
 }
 
+/** Until a pipeline worker's plan says otherwise (its PRECIS_RUN_RETRY_* settings). */
+const DEFAULT_RUN_RETRY: RunRetry = { initialMs: 10_000, maxMs: 600_000 };
+
+/** The delay before the next attempt after `failedAttempts` failed ones in a row: doubling, capped. */
+export function backoffMs(retry: RunRetry, failedAttempts: number): number {
+  return Math.min(retry.maxMs, retry.initialMs * 2 ** Math.min(failedAttempts - 1, 30));
+}
+
+/**
+ * A summary that could not be made: a stage that exhausted its retries, or a dashboard whose every widget failed.
+ * Anything else (cancellation, a bug in this code) is not the run's data problem and ends the workflow as before.
+ */
+function isRunFailure(error: unknown): boolean {
+  return (
+    error instanceof ActivityFailure ||
+    (error instanceof ApplicationFailure && error.type === COLLECTION_FAILED)
+  );
+}
+
+function isUnknownDashboard(error: unknown): boolean {
+  return (
+    error instanceof ActivityFailure &&
+    error.cause instanceof ApplicationFailure &&
+    error.cause.type === 'UnknownDashboard'
+  );
+}
+
+const COLLECTION_FAILED = 'CollectionFailed';
+
 /** The message of the error a failed activity ended with, for summaries and the UI. */
 function failureReason(error: unknown): string {
   if (error instanceof ActivityFailure && error.cause) return error.cause.message;
@@ -182,7 +217,7 @@ class DashboardRun {
     for (const event of input.pending ?? []) this.addEvent(event);
     this.recent = [...(input.carry?.recent ?? [])];
     this.inlineRef = input.carry?.inlineRef;
-    this.firstPendingAt = Date.now();
+    this.firstPendingAt = input.carry?.firstPendingAt ?? Date.now();
     this.state = { pending: this.pending.count, summariesMade: 0, lastVersion: null, status: 'waiting' };
   }
 
@@ -226,9 +261,12 @@ class DashboardRun {
       this.state.pending = this.pending.count;
     });
     setHandler(stateQuery, () => this.state);
-    this.showStatus('active');
+    this.showStatus(this.input.carry?.failedAttempts ? 'retrying' : 'active');
 
     let idleTimeoutMs: number | null = null;
+    let retry: RunRetry = this.input.carry?.runRetry ?? DEFAULT_RUN_RETRY;
+    let failedAttempts = this.input.carry?.failedAttempts ?? 0;
+    let summariesPerRun = Number.POSITIVE_INFINITY;
     for (;;) {
       if (this.pending.count === 0) {
         // Wait for the next change; the idle timeout is the worker's setting, known after the first summary.
@@ -236,22 +274,51 @@ class DashboardRun {
         const timeout = idleTimeoutMs ?? 0;
         if (timeout <= 0 || !(await condition(() => this.pending.count > 0, timeout))) break;
       }
-      this.state.status = 'waiting';
-      await this.debounce();
+      if (failedAttempts > 0) {
+        await sleep(backoffMs(retry, failedAttempts));
+      } else {
+        this.state.status = 'waiting';
+        await this.debounce();
+      }
       const changes = this.pending;
+      const changesSince = this.firstPendingAt;
       this.pending = emptyChanges();
       seen.clear();
       this.state.pending = 0;
       this.state.status = 'summarizing';
-      const plan = await planRun(this.input.dashboardId);
-      idleTimeoutMs = plan.idleTimeoutMs;
-      const made = await this.summarize(plan, changes);
-      this.state.summariesMade++;
-      this.state.lastVersion = made.delivered.version;
-      if (made.delivered.kind === 'stored' && made.delivered.degraded && plan.llm.enabled)
-        await this.upgradeWhenModelIsBack(plan.llm, made);
+      try {
+        const plan = await planRun(this.input.dashboardId);
+        idleTimeoutMs = plan.idleTimeoutMs;
+        retry = plan.runRetry ?? retry;
+        summariesPerRun = plan.summariesPerRun;
+        const made = await this.summarize(plan, changes);
+        failedAttempts = 0;
+        delete this.state.failure;
+        this.showStatus('active');
+        this.state.summariesMade++;
+        this.state.lastVersion = made.delivered.version;
+        if (made.delivered.kind === 'stored' && made.delivered.degraded && plan.llm.enabled)
+          // Best effort: the degraded summary is stored; an upgrade that fails leaves it as it is.
+          await this.upgradeWhenModelIsBack(plan.llm, made).catch((error: unknown) => {
+            if (!isRunFailure(error)) throw error;
+          });
+      } catch (error) {
+        if (!isRunFailure(error)) throw error;
+        if (isUnknownDashboard(error)) return this.abandon(changes, failureReason(error));
+        // Nothing is lost: the events go back in front of those that arrived meanwhile and wait for the next
+        // attempt, after a growing delay, visibly (status, search attribute, query).
+        this.putBack(changes, changesSince);
+        failedAttempts++;
+        this.state.status = 'retrying';
+        this.state.failure = {
+          reason: failureReason(error),
+          failedAttempts,
+          nextAttemptAt: new Date(Date.now() + backoffMs(retry, failedAttempts)).toISOString(),
+        };
+        this.showStatus('retrying');
+      }
 
-      if (this.state.summariesMade >= plan.summariesPerRun || workflowInfo().continueAsNewSuggested) {
+      if (this.state.summariesMade >= summariesPerRun || workflowInfo().continueAsNewSuggested) {
         // First let the task that holds this summary's steps complete: if a signal arrives while the task that
         // continues as new is completing, only that task is retried, not the summary's steps with it.
         await sleep(1);
@@ -259,12 +326,45 @@ class DashboardRun {
           dashboardId: this.input.dashboardId,
           quietPeriodMs: this.input.quietPeriodMs,
           maxDelayMs: this.input.maxDelayMs,
-          carry: { pending: this.pending, recent: this.recent, inlineRef: this.inlineRef },
+          carry: {
+            pending: this.pending,
+            recent: this.recent,
+            ...(this.inlineRef ? { inlineRef: this.inlineRef } : {}),
+            ...(this.pending.count > 0 ? { firstPendingAt: this.firstPendingAt } : {}),
+            ...(failedAttempts > 0 ? { failedAttempts, runRetry: retry } : {}),
+          },
         });
       }
     }
     this.state.status = 'idle';
     this.showStatus('idle');
+    return this.state;
+  }
+
+  /** Puts a failed attempt's changes back in front of those that arrived while it ran. */
+  private putBack(changes: PendingChanges, since: number): void {
+    const arrived = this.pending;
+    this.pending = {
+      count: changes.count + arrived.count,
+      eventIds: [...changes.eventIds, ...arrived.eventIds].slice(-NEWEST_EVENT_IDS),
+      inlineRefs: [...changes.inlineRefs, ...arrived.inlineRefs],
+      events: [...changes.events, ...arrived.events],
+    };
+    this.firstPendingAt = since;
+    this.state.pending = this.pending.count;
+  }
+
+  /**
+   * The dashboard is no longer configured (removed from the registry): no attempt can summarize it, so the workflow
+   * completes and says how many events it dropped and why, rather than retry forever or end Failed.
+   */
+  private abandon(changes: PendingChanges, reason: string): DashboardWorkflowState {
+    const dropped = changes.count + this.pending.count;
+    log.warn('dashboard no longer configured; dropping its waiting events', { dropped, reason });
+    this.state.status = 'abandoned';
+    this.state.pending = 0;
+    this.state.failure = { reason: `${reason}; ${dropped} events dropped`, failedAttempts: 1 };
+    this.showStatus('abandoned');
     return this.state;
   }
 
@@ -334,10 +434,7 @@ class DashboardRun {
     const failures = outcomes.filter((o) => 'failed' in o);
     if (failures.length === outcomes.length) {
       const reasons = failures.map((o) => `${o.widgetId}: ${'failed' in o ? o.failed : ''}`).join('; ');
-      throw ApplicationFailure.nonRetryable(
-        `every widget failed to collect (${reasons})`,
-        'CollectionFailed',
-      );
+      throw ApplicationFailure.nonRetryable(`every widget failed to collect (${reasons})`, COLLECTION_FAILED);
     }
     return outcomes;
   }
@@ -362,7 +459,7 @@ class DashboardRun {
   }
 
   /** Search attributes are written only when they change: each write is a history event and an index update. */
-  private showStatus(status: 'active' | 'idle'): void {
+  private showStatus(status: 'active' | 'idle' | 'retrying' | 'abandoned'): void {
     if (this.shownStatus === status) return;
     this.shownStatus = status;
     upsertSearchAttributes([{ key: PrecisStatusKey, value: status }]);

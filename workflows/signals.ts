@@ -7,7 +7,21 @@ export interface DashboardWorkflowState {
   pending: number;
   summariesMade: number;
   lastVersion: number | null;
-  status: 'waiting' | 'summarizing' | 'idle';
+  /**
+   * `retrying`: the last attempt could not make a summary; its events wait for the next attempt (see `failure`).
+   * `abandoned`: the dashboard is no longer configured; its waiting events were dropped (see `failure`).
+   */
+  status: 'waiting' | 'summarizing' | 'idle' | 'retrying' | 'abandoned';
+  /** Why the latest attempt made no summary, while it is being retried (absent once one succeeds). */
+  failure?: RunFailure;
+}
+
+export interface RunFailure {
+  reason: string;
+  /** Attempts in a row that made no summary. */
+  failedAttempts: number;
+  /** When the next attempt starts (ISO 8601); absent when none follows (abandoned). */
+  nextAttemptAt?: string;
 }
 
 /** Events handed over whole: what precis 0.1's ingest sends, and a convenient way for tests to send a few. */

@@ -125,6 +125,18 @@ export const configSchema = z.object({
      * (and what a worker keeps of it in memory). Default 100.
      */
     summariesPerRun: z.coerce.number().int().min(1).default(100),
+    /**
+     * PRECIS_RUN_RETRY_INITIAL_MS: when a summary cannot be made (every source failed, Redis kept refusing), the
+     * dashboard's events wait and the run is tried again after this long, doubling each time. Default 10000.
+     */
+    runRetryInitialMs: z.coerce.number().int().min(100).default(10_000),
+    /** PRECIS_RUN_RETRY_MAX_MS: the cap of that doubling. Default 600000 (10 min). */
+    runRetryMaxMs: z.coerce.number().int().min(100).default(600_000),
+    /**
+     * PRECIS_OUTBOX_INTERVAL_MS: how often a pipeline worker publishes stored summaries that Kafka refused when they
+     * were stored (the publish outbox). Default 5000.
+     */
+    outboxIntervalMs: z.coerce.number().int().min(100).default(5_000),
   }),
   api: z.object({
     /** PRECIS_API_HOST. Default `127.0.0.1`. */
@@ -274,6 +286,9 @@ const ENV_FIELDS = {
   PRECIS_TOKEN_BUDGET: ['pipeline', 'tokenBudget'],
   PRECIS_WORKFLOW_IDLE_MS: ['pipeline', 'idleTimeoutMs'],
   PRECIS_SUMMARIES_PER_RUN: ['pipeline', 'summariesPerRun'],
+  PRECIS_RUN_RETRY_INITIAL_MS: ['pipeline', 'runRetryInitialMs'],
+  PRECIS_RUN_RETRY_MAX_MS: ['pipeline', 'runRetryMaxMs'],
+  PRECIS_OUTBOX_INTERVAL_MS: ['pipeline', 'outboxIntervalMs'],
   PRECIS_API_HOST: ['api', 'host'],
   PRECIS_API_PORT: ['api', 'port'],
   PRECIS_API_AUTH: ['api', 'auth'],

@@ -1,14 +1,15 @@
 /**
  * Collection on real engines: each widget is its own Temporal activity, a failing source costs only its widget
  * (with the reason in the summary), a transient failure is retried alone, collected data stays out of workflow
- * history (Redis holds it, with an expiry), and only an all-failed collection fails the run.
+ * history (Redis holds it, with an expiry), and a dashboard whose every widget failed keeps its events and tries
+ * again, visibly, until its sources recover.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { createRedis } from '../../src/clients';
@@ -18,10 +19,14 @@ import type { Service } from '../../src/process';
 import { SummaryStore } from '../../src/store/summaries';
 import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
-import { deleteRunTopics, isolatedConfig } from '../support/config';
+import { stateQuery } from '../../workflows/dashboard';
+import { PrecisStatusKey } from '../../workflows/search-attributes';
+import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
 import { deleteKeysWithPrefix } from '../support/redis';
 
 const requests: Record<string, number> = {};
+/** While true, /recovering answers 503 like a source that is down. */
+let recoveringIsDown = true;
 let server: Server;
 let dashboardsDir: string;
 
@@ -40,7 +45,7 @@ beforeAll(async () => {
     requests[path] = (requests[path] ?? 0) + 1;
     if (path === '/missing') {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"no such report"}');
-    } else if (path === '/flaky' && requests[path] === 1) {
+    } else if ((path === '/flaky' && requests[path] === 1) || (path === '/recovering' && recoveringIsDown)) {
       res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"warming up"}');
     } else {
       const base = path === '/flaky' ? 200 : 100;
@@ -74,6 +79,14 @@ widgets:
   - { id: gone, title: Gone report, source: ${http('/missing')} }
 `,
   );
+  writeFileSync(
+    join(dashboardsDir, 'outage.yaml'),
+    `id: outage
+title: Outage
+widgets:
+  - { id: orders, title: Orders, comparisonWindow: 1d, resolution: 1h, source: ${http('/recovering')} }
+`,
+  );
 });
 
 const config = () =>
@@ -81,6 +94,8 @@ const config = () =>
     PRECIS_DASHBOARDS_DIR: dashboardsDir,
     PRECIS_HTTP_ALLOWED_HOSTS: '127.0.0.1',
     PRECIS_HTTP_ALLOWED_NETWORKS: '127.0.0.1/32',
+    PRECIS_RUN_RETRY_INITIAL_MS: '500',
+    PRECIS_RUN_RETRY_MAX_MS: '2000',
   });
 
 describe('collection through Temporal', () => {
@@ -152,21 +167,37 @@ describe('collection through Temporal', () => {
     }
   });
 
-  it('fails the run only when every widget failed', async () => {
+  it('keeps the events of a dashboard whose every widget failed and summarizes them once a source recovers', async () => {
     const registry = DashboardRegistry.fromDirectory(dashboardsDir);
-    const broken = registry.get('broken');
-    if (!broken) throw new Error('fixture missing');
-    await signalDashboard(client, settings, broken, [
-      { eventId: 'e2', occurredAt: new Date().toISOString() },
+    const outage = registry.get('outage');
+    if (!outage) throw new Error('fixture missing');
+    await signalDashboard(client, settings, outage, [
+      { eventId: 'o-1', occurredAt: new Date().toISOString() },
+      { eventId: 'o-2', occurredAt: new Date().toISOString() },
     ]);
-    const handle = client.workflow.getHandle(dashboardWorkflowId(settings, 'broken'));
-    const failure = await handle.result().then(
-      () => null,
-      (error: unknown) => error,
-    );
-    expect(failure).toBeInstanceOf(WorkflowFailedError);
-    expect(String((failure as WorkflowFailedError).cause?.message)).toMatch(
-      /every widget failed to collect \(gone: .*404/,
-    );
+    const handle = client.workflow.getHandle(dashboardWorkflowId(settings, 'outage'));
+    // The attempt failed: the run stays open, says why, and shows it in the list of runs.
+    const retrying = await eventually('the run to report its failed attempts', async () => {
+      const state = await handle.query(stateQuery);
+      return state.status === 'retrying' && (state.failure?.failedAttempts ?? 0) >= 2 ? state : undefined;
+    });
+    expect(retrying.pending).toBe(2);
+    expect(retrying.failure?.reason).toMatch(/every widget failed to collect \(orders: .*503/);
+    expect(Date.parse(retrying.failure?.nextAttemptAt ?? '')).not.toBeNaN();
+    const described = await handle.describe();
+    expect(described.status.name).toBe('RUNNING');
+    expect(described.typedSearchAttributes.get(PrecisStatusKey)).toBe('retrying');
+
+    // An event that arrives meanwhile joins the waiting ones.
+    await signalDashboard(client, settings, outage, [{ eventId: 'o-3', occurredAt: new Date().toISOString() }]);
+    recoveringIsDown = false;
+    const result = await handle.result();
+    expect(result.status).toBe('idle');
+    expect(result.failure).toBeUndefined();
+    const store = new SummaryStore(redis, settings.redis.keyPrefix, 10);
+    const summaries = await store.history('outage', 10);
+    expect(summaries.flatMap((s) => s.eventIds).sort()).toEqual(['o-1', 'o-2', 'o-3']);
+    expect(summaries.reduce((total, s) => total + s.eventCount, 0)).toBe(3);
+    expect((await handle.describe()).typedSearchAttributes.get(PrecisStatusKey)).toBe('idle');
   });
 });
