@@ -197,7 +197,7 @@ describe('collection through Temporal', () => {
     const store = new SummaryStore(redis, settings.redis.keyPrefix, 10);
     const summaries = await store.history('outage', 10);
     expect(summaries.flatMap((s) => s.eventIds).sort()).toEqual(['o-1', 'o-2', 'o-3']);
-    expect(summaries.reduce((total, s) => total + s.eventCount, 0)).toBe(3);
+    expect(summaries.reduce((total, s) => total + (s.eventCount ?? 0), 0)).toBe(3);
     expect((await handle.describe()).typedSearchAttributes.get(PrecisStatusKey)).toBe('idle');
   });
 });

@@ -7,7 +7,10 @@
  *
  * Needs the local stack (scripts/stack.sh up). Writes test/replay/histories/<label>-<scenario>.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
@@ -25,8 +28,58 @@ import { deleteKeysWithPrefix } from '../support/redis';
 const label = process.argv[2];
 if (!label) throw new Error('usage: capture-histories.ts <label>');
 
+/**
+ * The demo dashboards plus `outage`, whose one widget reads an HTTP source that answers 503 to its first `failFirst`
+ * requests: a dashboard whose every widget fails, then recovers.
+ */
+async function dashboardsWithOutage(failFirst: number) {
+  let requests = 0;
+  const server = createServer((_req, res) => {
+    requests++;
+    if (requests <= failFirst) {
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"down"}');
+      return;
+    }
+    const hour = 3_600_000;
+    const now = Math.floor(Date.now() / hour) * hour;
+    const items = Array.from({ length: 48 }, (_, i) => ({
+      t: new Date(now - (47 - i) * hour).toISOString(),
+      v: 100 + i,
+    }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const dir = mkdtempSync(join(tmpdir(), 'precis-capture-'));
+  for (const file of readdirSync('dashboards')) copyFileSync(join('dashboards', file), join(dir, file));
+  writeFileSync(
+    join(dir, 'outage.yaml'),
+    `id: outage
+title: Outage
+widgets:
+  - { id: orders, title: Orders, comparisonWindow: 1d, resolution: 1h, source: { type: http, url: "http://127.0.0.1:${port}/orders", mapping: { items: items, time: t, value: v } } }
+`,
+  );
+  return {
+    dir,
+    close: () => {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 async function main(): Promise<void> {
-  const config = isolatedConfig({ PRECIS_QUIET_PERIOD_MS: '300', PRECIS_MAX_DELAY_MS: '5000' });
+  // Four collect attempts fail (one whole attempt of the run), the next run attempt succeeds.
+  const outage = await dashboardsWithOutage(4);
+  const config = isolatedConfig({
+    PRECIS_QUIET_PERIOD_MS: '300',
+    PRECIS_MAX_DELAY_MS: '5000',
+    PRECIS_DASHBOARDS_DIR: outage.dir,
+    PRECIS_HTTP_ALLOWED_HOSTS: '127.0.0.1',
+    PRECIS_HTTP_ALLOWED_NETWORKS: '127.0.0.1/32',
+    PRECIS_RUN_RETRY_INITIAL_MS: '1000',
+  });
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
@@ -52,6 +105,12 @@ async function main(): Promise<void> {
         ],
         [{ eventId: 'c-3', occurredAt: at(3) }],
       ],
+    },
+    {
+      // Every widget fails on the first attempt: the events wait, the run is tried again and succeeds.
+      name: 'outage',
+      dashboardId: 'outage',
+      calls: [[{ eventId: 'o-1', occurredAt: at(4) }]],
     },
     {
       // Inline data carried by the events.
@@ -145,6 +204,7 @@ async function main(): Promise<void> {
     await deleteKeysWithPrefix(redis, config.redis.keyPrefix);
     redis.disconnect();
     await connection.close();
+    outage.close();
   }
 }
 
