@@ -48,28 +48,27 @@ install_temporal() {
     || die "go install of the Temporal CLI failed; see $PRECIS_LOGS/temporal-build.log"
 }
 
-install_kafka() {
-  [[ -f "$KAFKA_LIBS/.complete" ]] && return 0
+# maven_resolve WHAT POM DEST: copies the runtime classpath POM declares into DEST (skipped once DEST is complete).
+maven_resolve() {
+  local what=$1 pom=$2 dest=$3 log
+  [[ -f "$dest/.complete" ]] && return 0
   command -v java >/dev/null || apt_install openjdk-17-jre-headless
   command -v mvn >/dev/null || apt_install maven
-  log "resolving Apache Kafka $KAFKA_VERSION jars with Maven"
-  rm -rf "$KAFKA_LIBS"
-  mvn -q -B -f "$PRECIS_ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$KAFKA_LIBS" -DincludeScope=runtime >"$PRECIS_LOGS/kafka-resolve.log" 2>&1 \
-    || die "resolving Kafka with Maven failed; see $PRECIS_LOGS/kafka-resolve.log"
-  touch "$KAFKA_LIBS/.complete"
+  log "resolving $what jars with Maven"
+  log="$PRECIS_LOGS/$(basename "$(dirname "$pom")")-resolve.log"
+  rm -rf "$dest"
+  mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$dest" -DincludeScope=runtime >"$log" 2>&1 \
+    || die "resolving $what with Maven failed; see $log"
+  touch "$dest/.complete"
+}
+
+install_kafka() {
+  maven_resolve "Apache Kafka $KAFKA_VERSION" "$PRECIS_ROOT/scripts/kafka/pom.xml" "$KAFKA_LIBS"
 }
 
 install_test_server() {
-  [[ -f "$TEMPORAL_TEST_SERVER_LIBS/.complete" ]] && return 0
-  command -v java >/dev/null || apt_install openjdk-17-jre-headless
-  command -v mvn >/dev/null || apt_install maven
-  log "resolving Temporal's time-skipping test server $TEMPORAL_TEST_SERVER_VERSION with Maven"
-  rm -rf "$TEMPORAL_TEST_SERVER_LIBS"
-  mvn -q -B -f "$PRECIS_ROOT/scripts/temporal-test-server/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$TEMPORAL_TEST_SERVER_LIBS" -DincludeScope=runtime >"$PRECIS_LOGS/test-server-resolve.log" 2>&1 \
-    || die "resolving the Temporal test server with Maven failed; see $PRECIS_LOGS/test-server-resolve.log"
-  touch "$TEMPORAL_TEST_SERVER_LIBS/.complete"
+  maven_resolve "Temporal's time-skipping test server $TEMPORAL_TEST_SERVER_VERSION" \
+    "$PRECIS_ROOT/scripts/temporal-test-server/pom.xml" "$TEMPORAL_TEST_SERVER_LIBS"
 }
 
 install_redis() {

@@ -189,7 +189,9 @@ describe('collection through Temporal', () => {
     expect(described.typedSearchAttributes.get(PrecisStatusKey)).toBe('retrying');
 
     // An event that arrives meanwhile joins the waiting ones.
-    await signalDashboard(client, settings, outage, [{ eventId: 'o-3', occurredAt: new Date().toISOString() }]);
+    await signalDashboard(client, settings, outage, [
+      { eventId: 'o-3', occurredAt: new Date().toISOString() },
+    ]);
     recoveringIsDown = false;
     const result = await handle.result();
     expect(result.status).toBe('idle');

@@ -9,10 +9,10 @@ import pino from 'pino';
 import { createKafka, createProducer, createRedis, ensureTopics } from '../../src/clients';
 import { OutboxDrainer, PublishOutbox, publishOrPark } from '../../src/delivery/outbox';
 import { SUMMARY_VERSION_HEADER, SummaryPublisher } from '../../src/delivery/publisher';
-import type { SummaryDraft } from '../../src/domain/summary';
 import { SummaryStore } from '../../src/store/summaries';
 import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
 import { deleteKeysWithPrefix } from '../support/redis';
+import { summaryDraft } from '../support/summaries';
 
 const config = isolatedConfig();
 const silent = { warn: () => undefined, info: () => undefined };
@@ -49,27 +49,14 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-function draft(): SummaryDraft {
-  const now = new Date().toISOString();
-  return {
-    dashboardId: 'ops',
-    generatedAt: now,
-    dataAsOf: now,
-    headline: 'Orders held steady',
-    insights: [],
-    anomalies: [],
-    recommendations: [],
-    missingWidgets: [],
-    model: 'm',
-    degraded: false,
-    degradedReason: null,
-    usage: { promptTokens: 0, completionTokens: 0, costUsd: 0 },
-    cacheOutcome: 'none',
-    inputHash: 'h',
-    eventIds: ['e-1'],
-    workflowId: 'wf',
-    runId: 'run',
-  };
+const draft = () => summaryDraft({ eventIds: ['e-1'] });
+
+function newDrainer(outbox: PublishOutbox, publisher: SummaryPublisher): OutboxDrainer {
+  return new OutboxDrainer(redis, config.redis.keyPrefix, outbox, store, publisher, silent, {
+    intervalMs: 100,
+    batch: 10,
+    historyDepth: 10,
+  });
 }
 
 describe('publish outbox', () => {
@@ -93,11 +80,7 @@ describe('publish outbox', () => {
     expect((await store.latest('ops'))?.version).toBe(summary.version);
 
     await producer.connect();
-    const drainer = new OutboxDrainer(redis, config.redis.keyPrefix, outbox, store, publisher, silent, {
-      intervalMs: 100,
-      batch: 10,
-      historyDepth: 10,
-    });
+    const drainer = newDrainer(outbox, publisher);
     expect(await drainer.drainOnce()).toBe(1);
     expect(await outbox.size()).toBe(0);
     await eventually('the parked version on the summaries topic', async () =>
@@ -120,14 +103,7 @@ describe('publish outbox', () => {
     const outbox = new PublishOutbox(redis, config.redis.keyPrefix);
     const { summary } = await store.put({ ...draft(), eventIds: ['e-2'] }, 'wf/run/1');
     await outbox.add(summary);
-    const drainers = [1, 2, 3].map(
-      () =>
-        new OutboxDrainer(redis, config.redis.keyPrefix, outbox, store, publisher, silent, {
-          intervalMs: 100,
-          batch: 10,
-          historyDepth: 10,
-        }),
-    );
+    const drainers = [1, 2, 3].map(() => newDrainer(outbox, publisher));
     const counts = await Promise.all(drainers.map((drainer) => drainer.drainOnce()));
     expect(counts.reduce((a, b) => a + b, 0)).toBe(1);
     await eventually('the second version on the summaries topic', async () =>

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import { createRedis } from '../../src/clients';
-import type { SummaryDraft } from '../../src/domain/summary';
 import { SummaryStore } from '../../src/store/summaries';
 import { isolatedConfig } from '../support/config';
 import { deleteKeysWithPrefix } from '../support/redis';
+import { summaryDraft } from '../support/summaries';
 
 const config = isolatedConfig();
 let redis: Redis;
@@ -19,27 +19,7 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-function draft(headline: string): SummaryDraft {
-  return {
-    dashboardId: 'ops',
-    generatedAt: new Date().toISOString(),
-    dataAsOf: new Date().toISOString(),
-    headline,
-    insights: [],
-    anomalies: [],
-    recommendations: [],
-    missingWidgets: [],
-    model: 'm',
-    degraded: false,
-    degradedReason: null,
-    usage: { promptTokens: 0, completionTokens: 0, costUsd: 0 },
-    cacheOutcome: 'none',
-    inputHash: 'h',
-    eventIds: [],
-    workflowId: 'wf',
-    runId: 'run',
-  };
-}
+const draft = (headline: string) => summaryDraft({ headline });
 
 describe('SummaryStore (real Redis)', () => {
   it('writes once per idempotency key, however often the call is repeated', async () => {
