@@ -15,7 +15,11 @@ describe('grounding of numbers in exponent form', () => {
         title: 'Latency',
         series: [{ key: 'x-014', changePct: -1.918e-14, currentMean: 250.5, previousMean: 250.5 }],
       },
-      { widgetId: 'errors', title: 'Errors', series: [{ key: 'errors', changePct: 3.2e21, currentMean: 1.5e-7 }] },
+      {
+        widgetId: 'errors',
+        title: 'Errors',
+        series: [{ key: 'errors', changePct: 3.2e21, currentMean: 1.5e-7 }],
+      },
     ],
   };
 
