@@ -22,6 +22,7 @@ import { buildSummarizer } from '../../src/llm/build';
 import { ReplyCache } from '../../src/llm/cache';
 import { CostLedger } from '../../src/llm/cost';
 import { createOpenAiClient } from '../../src/llm/model-client';
+import { modelTimeouts } from '../../src/llm/plan';
 import { buildMessages, loadPrompt } from '../../src/llm/prompt';
 import {
   type AttemptInfo,
@@ -429,6 +430,40 @@ describe('through Temporal', () => {
       (server.requests[1]?.receivedAt.getTime() ?? 0) - (server.requests[0]?.receivedAt.getTime() ?? 0);
     expect(gap).toBeGreaterThanOrEqual(2000);
     expect(gap).toBeLessThan(6000);
+  });
+
+  it('keeps a slow model call alive by heartbeats, with timeouts sized from the configuration', async () => {
+    const config = llmConfig({ PRECIS_LLM_TIMEOUT_MS: '5000', PRECIS_LLM_HEARTBEAT_TIMEOUT_MS: '1000' });
+    await start(config);
+    // The reply takes 2.5 heartbeat timeouts: only an activity that heartbeats during the call survives it.
+    server.setDefaultFault({ kind: 'delay', ms: 2500 });
+    const sre = parseDashboard(
+      'sre.yaml',
+      'id: sre-checkout\ntitle: Checkout\nwidgets:\n  - { id: requests, title: Requests, source: { type: demo } }\n',
+    );
+    await signalDashboard(client, config, sre, [{ eventId: 'h1', occurredAt: new Date().toISOString() }]);
+    const handle = client.workflow.getHandle(dashboardWorkflowId(config, 'sre-checkout'));
+    await handle.result();
+    expect(
+      await new SummaryStore(redisFor(config), config.redis.keyPrefix, 10).latest('sre-checkout'),
+    ).toMatchObject({ model: 'gpt-4o', degraded: false });
+    expect(server.requests).toHaveLength(1);
+
+    const ms = (d: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+      Number(d?.seconds ?? 0) * 1000 + (d?.nanos ?? 0) / 1e6;
+    const events = (await handle.fetchHistory()).events ?? [];
+    // Done on the first attempt: no heartbeat timeout cut it off.
+    expect(events.filter((e) => e.activityTaskTimedOutEventAttributes)).toHaveLength(0);
+    expect(
+      events.find((e) => e.activityTaskStartedEventAttributes)?.activityTaskStartedEventAttributes?.attempt,
+    ).toBe(1);
+    const scheduled = events
+      .map((e) => e.activityTaskScheduledEventAttributes)
+      .find((a) => a?.activityType?.name === 'summarizeWithModel');
+    const expected = modelTimeouts(config.llm);
+    expect(ms(scheduled?.heartbeatTimeout)).toBe(1000);
+    expect(ms(scheduled?.startToCloseTimeout)).toBe(expected.startToCloseMs);
+    expect(ms(scheduled?.scheduleToCloseTimeout)).toBe(expected.scheduleToCloseMs);
   });
 
   it('serves a degraded summary at once and upgrades it when the model recovers', async () => {
