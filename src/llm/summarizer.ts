@@ -93,6 +93,18 @@ type RungResult = { ok: true; reply: CachedReply; shared: boolean } | { ok: fals
 
 type CallResult = { reply: ModelReply } | { reason: string };
 
+/** One call of a rung: what is asked, of which model, under which attempt. */
+interface CallRequest {
+  /** The request's content address (cache key): paid replies are kept under it. */
+  key: string;
+  step: CallStep;
+  model: string;
+  primary: boolean;
+  enriched: EnrichedDashboard;
+  stricter: string | null;
+  attempt: AttemptInfo;
+}
+
 /** Bookkeeping after a paid call is retried in place a few times: the reply is bought, only the books may fail. */
 const BOOKKEEPING_DELAYS_MS = [50, 200, 800];
 
@@ -319,14 +331,15 @@ export class Summarizer {
     reasons: string[],
   ): Promise<CachedReply | { failed: string }> {
     attempt.progress?.({ model, step: 'first', reasons: [...reasons] });
-    const first = await this.paidCall(key, 'first', model, primary, enriched, null, attempt);
+    const request = { key, model, primary, enriched, attempt };
+    const first = await this.paidCall({ ...request, step: 'first', stricter: null });
     if (!('reply' in first)) return { failed: first.reason };
     let reply = first.reply;
     let usage = reply.usage;
     if (reply.problem) {
       attempt.progress?.({ model, step: 'repair', reasons: [...reasons] });
       const stricter = STRICTER(reply.problem.detail);
-      const repair = await this.paidCall(key, 'repair', model, primary, enriched, stricter, attempt);
+      const repair = await this.paidCall({ ...request, step: 'repair', stricter });
       if (!('reply' in repair)) return { failed: repair.reason };
       usage = addUsage(usage, repair.reply.usage);
       reply = repair.reply;
@@ -341,21 +354,13 @@ export class Summarizer {
    * One step of a rung, resumable: a reply already paid for this request and step (by an attempt that then timed
    * out, crashed, or lost its bookkeeping) is taken as it is, its missing bookkeeping finished; otherwise a call.
    */
-  private async paidCall(
-    key: string,
-    step: CallStep,
-    model: string,
-    primary: boolean,
-    enriched: EnrichedDashboard,
-    stricter: string | null,
-    attempt: AttemptInfo,
-  ): Promise<CallResult> {
-    const earlier = await this.paid.get(key, step);
+  private async paidCall(request: CallRequest): Promise<CallResult> {
+    const earlier = await this.paid.get(request.key, request.step);
     if (earlier) {
-      if (!earlier.booked) await this.book(key, step, model, earlier, null, true);
+      if (!earlier.booked) await this.book(request, earlier, null, true);
       return { reply: earlier.reply };
     }
-    return this.guardedCall(key, step, model, primary, enriched, stricter, attempt);
+    return this.guardedCall(request);
   }
 
   private estimatePrompt(enriched: EnrichedDashboard): number {
@@ -372,15 +377,8 @@ export class Summarizer {
    * the primary model become a Temporal retry (with the provider's delay) while attempts and the retry-time cap
    * allow; otherwise they end this rung. A reply is stored the moment it arrives, before any bookkeeping.
    */
-  private async guardedCall(
-    key: string,
-    step: CallStep,
-    model: string,
-    primary: boolean,
-    enriched: EnrichedDashboard,
-    stricter: string | null,
-    attempt: AttemptInfo,
-  ): Promise<CallResult> {
+  private async guardedCall(request: CallRequest): Promise<CallResult> {
+    const { key, step, model, primary, enriched, stricter, attempt } = request;
     const { llm, client, ledger, prices } = this.deps;
     if (!client) return { reason: 'no model configured' };
     const { limiter, breaker } = this.deps.guards(model);
@@ -446,7 +444,7 @@ export class Summarizer {
       () => true,
       () => false,
     );
-    await this.book(key, step, model, paid, permit, kept);
+    await this.book(request, paid, permit, kept);
     return { reply };
   }
 
@@ -457,9 +455,7 @@ export class Summarizer {
    * even be kept is served all the same: throwing it away would only buy it again.
    */
   private async book(
-    key: string,
-    step: CallStep,
-    model: string,
+    { key, step, model }: CallRequest,
     paid: PaidReply,
     permit: AllowedPermit | null,
     kept: boolean,

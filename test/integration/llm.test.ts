@@ -17,7 +17,6 @@ import type { Config } from '../../src/config';
 import { parseDashboard } from '../../src/domain/registry';
 import type { SummaryDraft } from '../../src/domain/summary';
 import { dashboardWorkflowId, signalDashboard } from '../../src/ingest/starter';
-import { CircuitBreaker } from '../../src/llm/breaker';
 import { buildSummarizer } from '../../src/llm/build';
 import { ReplyCache } from '../../src/llm/cache';
 import { CostLedger } from '../../src/llm/cost';
@@ -277,16 +276,21 @@ describe('untrusted data', () => {
   });
 });
 
+/** The worst-case cost of one gpt-4o call on this input: its prompt plus 800 output tokens. */
+function worstCaseUsd(input: EnrichedDashboard): number {
+  const promptTokens = estimateTokens(
+    buildMessages(loadPrompt('prompts'), input, null)
+      .map((m) => m.content)
+      .join('\n'),
+  );
+  return (promptTokens * 2.5 + 800 * 10) / 1e6;
+}
+
 describe('budgets', () => {
   it('degrades instead of spending past the daily budget of a dashboard', async () => {
     // Budget: 1.2 × the worst-case estimate of one call (prompt + max output tokens at gpt-4o prices). The first
     // call fits; after it has spent its real cost (a third of the estimate or more), the next estimate does not.
-    const promptTokens = estimateTokens(
-      buildMessages(loadPrompt('prompts'), enriched(1000), null)
-        .map((m) => m.content)
-        .join('\n'),
-    );
-    const worstCase = (promptTokens * 2.5 + 800 * 10) / 1e6;
+    const worstCase = worstCaseUsd(enriched(1000));
     const budget = (worstCase * 1.2).toFixed(6);
     const [worker] = twoWorkers(
       llmConfig({
@@ -315,8 +319,8 @@ describe('retry ownership', () => {
     expect(server.requests).toHaveLength(1);
   });
 
-  it('stops calling on insufficient_quota until an operator clears it', async () => {
-    const config = llmConfig({ PRECIS_LLM_FALLBACK_MODEL: 'none' });
+  it('stops calling on insufficient_quota for its hold, then probes once; the operator CLI ends it at once', async () => {
+    const config = llmConfig({ PRECIS_LLM_FALLBACK_MODEL: 'none', PRECIS_LLM_QUOTA_HOLD_MS: '1000' });
     const [a, b] = twoWorkers(config);
     server.enqueue({ kind: 'status', status: 429, type: 'insufficient_quota' });
     expect(resultOf(await a.summarize(enriched(1000), firstAttempt())).degradedReason).toMatch(
@@ -326,12 +330,26 @@ describe('retry ownership', () => {
       /circuit quota_exhausted/,
     );
     expect(server.requests).toHaveLength(1);
-    const breaker = new CircuitBreaker(redisFor(config), {
-      keyPrefix: config.redis.keyPrefix,
-      scope: `${server.baseURL}|gpt-4o`,
-    });
-    expect(await breaker.clearQuotaExhausted()).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // One probe: it succeeds, the circuit closes for everyone.
     expect(resultOf(await b.summarize(enriched(1200), firstAttempt())).model).toBe('gpt-4o');
+    expect(resultOf(await a.summarize(enriched(1300), firstAttempt())).model).toBe('gpt-4o');
+    expect(server.requests).toHaveLength(3);
+
+    server.enqueue({ kind: 'status', status: 429, type: 'insufficient_quota' });
+    await a.summarize(enriched(1400), firstAttempt());
+    const lines: string[] = [];
+    const cli = (...args: string[]) => runLlmCli(args, config, redisFor(config), (line) => lines.push(line));
+    expect(await cli('status', '--model', 'gpt-4o')).toBe(0);
+    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ model: 'gpt-4o', state: 'quota_exhausted' });
+    expect(await cli('quota', 'clear', '--model', 'gpt-4o')).toBe(0);
+    expect(JSON.parse(lines.at(-1) ?? '{}')).toEqual({
+      model: 'gpt-4o',
+      endpoint: server.baseURL,
+      cleared: true,
+    });
+    expect(resultOf(await b.summarize(enriched(1500), firstAttempt())).model).toBe('gpt-4o');
+    expect(await cli('quota', 'nonsense')).toBe(2);
   });
 });
 
@@ -383,6 +401,10 @@ describe('protection shared by every worker', () => {
 });
 
 describe('through Temporal', () => {
+  const sre = parseDashboard(
+    'sre.yaml',
+    'id: sre-checkout\ntitle: Checkout\nwidgets:\n  - { id: requests, title: Requests, source: { type: demo } }\n',
+  );
   let connection: Connection;
   let client: Client;
   const workers: Service[] = [];
@@ -413,10 +435,6 @@ describe('through Temporal', () => {
     const config = llmConfig({ PRECIS_DASHBOARDS_DIR: 'dashboards' });
     await start(config);
     server.enqueue({ kind: 'status', status: 429, retryAfterSeconds: 2 });
-    const sre = parseDashboard(
-      'sre.yaml',
-      'id: sre-checkout\ntitle: Checkout\nwidgets:\n  - { id: requests, title: Requests, source: { type: demo } }\n',
-    );
     await signalDashboard(client, config, sre, [{ eventId: 'r1', occurredAt: new Date().toISOString() }]);
     await client.workflow.getHandle(dashboardWorkflowId(config, 'sre-checkout')).result();
     const store = new SummaryStore(redisFor(config), config.redis.keyPrefix, 10);
@@ -437,10 +455,6 @@ describe('through Temporal', () => {
     await start(config);
     // The reply takes 2.5 heartbeat timeouts: only an activity that heartbeats during the call survives it.
     server.setDefaultFault({ kind: 'delay', ms: 2500 });
-    const sre = parseDashboard(
-      'sre.yaml',
-      'id: sre-checkout\ntitle: Checkout\nwidgets:\n  - { id: requests, title: Requests, source: { type: demo } }\n',
-    );
     await signalDashboard(client, config, sre, [{ eventId: 'h1', occurredAt: new Date().toISOString() }]);
     const handle = client.workflow.getHandle(dashboardWorkflowId(config, 'sre-checkout'));
     await handle.result();
@@ -474,10 +488,6 @@ describe('through Temporal', () => {
     });
     await start(config);
     server.setDefaultFault({ kind: 'status', status: 503 });
-    const sre = parseDashboard(
-      'sre.yaml',
-      'id: sre-checkout\ntitle: Checkout\nwidgets:\n  - { id: requests, title: Requests, source: { type: demo } }\n',
-    );
     await signalDashboard(client, config, sre, [{ eventId: 'u1', occurredAt: new Date().toISOString() }]);
     const store = new SummaryStore(redisFor(config), config.redis.keyPrefix, 10);
     const degraded = await eventually(
@@ -551,6 +561,14 @@ function failCommands(redis: Redis, when: (name: string, args: unknown[]) => boo
 
 const argsMention = (args: unknown[], text: string) => args.some((a) => String(a).includes(text));
 
+/** The primary model's reply was served, bought from the provider once, and its cost booked once. */
+async function expectPaidOnce(config: Config, result: ReturnType<typeof resultOf>): Promise<void> {
+  expect(result).toMatchObject({ model: 'gpt-4o', degraded: false });
+  expect(server.requests).toHaveLength(1);
+  const ledger = new CostLedger(redisFor(config), config.redis.keyPrefix);
+  expect((await ledger.spent('shop')).dashboard).toBeCloseTo(result.usage.costUsd, 8);
+}
+
 describe('nothing paid twice', () => {
   it('a retry after an attempt that died once the provider had answered makes no second call', async () => {
     const config = llmConfig({ PRECIS_LLM_FALLBACK_MODEL: 'none' });
@@ -564,10 +582,7 @@ describe('nothing paid twice', () => {
     // Temporal retries the activity on worker B: it resumes from the kept reply.
     const b = buildSummarizer(config, redisFor(config));
     const result = resultOf(await b.summarize(enriched(1000), { ...firstAttempt(), attempt: 2 }));
-    expect(result).toMatchObject({ model: 'gpt-4o', degraded: false });
-    expect(server.requests).toHaveLength(1);
-    const ledger = new CostLedger(redisFor(config), config.redis.keyPrefix);
-    expect((await ledger.spent('shop')).dashboard).toBeCloseTo(result.usage.costUsd, 8);
+    await expectPaidOnce(config, result);
   });
 
   it('a Redis error while settling after a paid call retries the bookkeeping, not the call', async () => {
@@ -587,10 +602,7 @@ describe('nothing paid twice', () => {
     });
     const result = resultOf(await buildSummarizer(config, redis).summarize(enriched(1000), firstAttempt()));
     expect(failures()).toBe(1);
-    expect(result).toMatchObject({ model: 'gpt-4o', degraded: false });
-    expect(server.requests).toHaveLength(1);
-    const ledger = new CostLedger(redisFor(config), config.redis.keyPrefix);
-    expect((await ledger.spent('shop')).dashboard).toBeCloseTo(result.usage.costUsd, 8);
+    await expectPaidOnce(config, result);
   });
 
   it('a leader slower than its single-flight lock keeps it: one provider request for two workers', async () => {
@@ -646,12 +658,7 @@ describe('the shared limit counts what reached the provider', () => {
 
 describe('budgets hold across workers', () => {
   it('lets at most k of N concurrent calls through a budget that fits k', async () => {
-    const promptTokens = estimateTokens(
-      buildMessages(loadPrompt('prompts'), enriched(9999), null)
-        .map((m) => m.content)
-        .join('\n'),
-    );
-    const worstCase = (promptTokens * 2.5 + 800 * 10) / 1e6;
+    const worstCase = worstCaseUsd(enriched(9999));
     const config = llmConfig({
       PRECIS_BUDGET_DASHBOARD_DAILY_USD: (worstCase * 3.5).toFixed(6),
       PRECIS_LLM_FALLBACK_MODEL: 'none',
@@ -694,41 +701,6 @@ describe('budgets hold across workers', () => {
       (result.usage.promptTokens * 1 + result.usage.completionTokens * 2) / 1e6,
       8,
     );
-  });
-});
-
-describe('quota_exhausted ends', () => {
-  it('after its hold with one probe call, or at once by the operator CLI', async () => {
-    const config = llmConfig({ PRECIS_LLM_FALLBACK_MODEL: 'none', PRECIS_LLM_QUOTA_HOLD_MS: '1000' });
-    const [a, b] = twoWorkers(config);
-    server.enqueue({ kind: 'status', status: 429, type: 'insufficient_quota' });
-    expect(resultOf(await a.summarize(enriched(1000), firstAttempt())).degradedReason).toMatch(
-      /quota exhausted/,
-    );
-    expect(resultOf(await b.summarize(enriched(1100), firstAttempt())).degradedReason).toMatch(
-      /circuit quota_exhausted/,
-    );
-    expect(server.requests).toHaveLength(1);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    // One probe: it succeeds, the circuit closes for everyone.
-    expect(resultOf(await b.summarize(enriched(1200), firstAttempt())).model).toBe('gpt-4o');
-    expect(resultOf(await a.summarize(enriched(1300), firstAttempt())).model).toBe('gpt-4o');
-    expect(server.requests).toHaveLength(3);
-
-    server.enqueue({ kind: 'status', status: 429, type: 'insufficient_quota' });
-    await a.summarize(enriched(1400), firstAttempt());
-    const lines: string[] = [];
-    const cli = (...args: string[]) => runLlmCli(args, config, redisFor(config), (line) => lines.push(line));
-    expect(await cli('status', '--model', 'gpt-4o')).toBe(0);
-    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ model: 'gpt-4o', state: 'quota_exhausted' });
-    expect(await cli('quota', 'clear', '--model', 'gpt-4o')).toBe(0);
-    expect(JSON.parse(lines.at(-1) ?? '{}')).toEqual({
-      model: 'gpt-4o',
-      endpoint: server.baseURL,
-      cleared: true,
-    });
-    expect(resultOf(await b.summarize(enriched(1500), firstAttempt())).model).toBe('gpt-4o');
-    expect(await cli('quota', 'nonsense')).toBe(2);
   });
 });
 
