@@ -337,7 +337,8 @@ export class CircuitBreaker {
   /**
    * Asks to make one call. Atomic across workers: closed → allowed; open within its cooldown → refused with the
    * time left; open after its cooldown (or half-open whose probe timed out) → this caller is admitted as the one
-   * probe; half-open with a live probe → refused; quota_exhausted → refused until its hold ends (then one probe) or an operator clears it.
+   * probe; half-open with a live probe → refused; quota_exhausted → refused until its hold ends (then one probe)
+   * or an operator clears it.
    */
   async acquire(): Promise<Permit> {
     const token = randomUUID();

@@ -479,6 +479,7 @@ export class Summarizer {
       if (kept) throw error;
       return;
     }
+    // Unmarked, a retry would only repeat bookkeeping that is safe to repeat: not worth failing the attempt over.
     if (kept) await this.paid.put(key, step, { ...paid, booked: true }).catch(() => undefined);
   }
 
