@@ -451,10 +451,10 @@ describe('through Temporal', () => {
   });
 
   it('keeps a slow model call alive by heartbeats, with timeouts sized from the configuration', async () => {
-    const config = llmConfig({ PRECIS_LLM_TIMEOUT_MS: '5000', PRECIS_LLM_HEARTBEAT_TIMEOUT_MS: '1000' });
+    const config = llmConfig({ PRECIS_LLM_TIMEOUT_MS: '8000', PRECIS_LLM_HEARTBEAT_TIMEOUT_MS: '2000' });
     await start(config);
     // The reply takes 2.5 heartbeat timeouts: only an activity that heartbeats during the call survives it.
-    server.setDefaultFault({ kind: 'delay', ms: 2500 });
+    server.setDefaultFault({ kind: 'delay', ms: 5000 });
     await signalDashboard(client, config, sre, [{ eventId: 'h1', occurredAt: new Date().toISOString() }]);
     const handle = client.workflow.getHandle(dashboardWorkflowId(config, 'sre-checkout'));
     await handle.result();
@@ -475,7 +475,7 @@ describe('through Temporal', () => {
       .map((e) => e.activityTaskScheduledEventAttributes)
       .find((a) => a?.activityType?.name === 'summarizeWithModel');
     const expected = modelTimeouts(config.llm);
-    expect(ms(scheduled?.heartbeatTimeout)).toBe(1000);
+    expect(ms(scheduled?.heartbeatTimeout)).toBe(2000);
     expect(ms(scheduled?.startToCloseTimeout)).toBe(expected.startToCloseMs);
     expect(ms(scheduled?.scheduleToCloseTimeout)).toBe(expected.scheduleToCloseMs);
   });
@@ -608,7 +608,7 @@ describe('nothing paid twice', () => {
   it('a leader slower than its single-flight lock keeps it: one provider request for two workers', async () => {
     const config = llmConfig();
     const client = createOpenAiClient(config.llm);
-    server.setDefaultFault({ kind: 'delay', ms: 1200 });
+    server.setDefaultFault({ kind: 'delay', ms: 1500 });
     const produce = async () => {
       await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
       return { value: 'reply', cacheable: true };
@@ -619,8 +619,8 @@ describe('nothing paid twice', () => {
     const outcomes = await Promise.all(
       caches.map(async (cache, i) => {
         await new Promise((resolve) => setTimeout(resolve, i * 100));
-        // The lock lives 300 ms unless renewed; the call takes 1200 ms.
-        return cache.singleFlight('slow-key', produce, { lockMs: 300, pollMs: 20 });
+        // The lock lives 500 ms unless renewed; the call takes 1500 ms.
+        return cache.singleFlight('slow-key', produce, { lockMs: 500, pollMs: 20 });
       }),
     );
     expect(server.requests).toHaveLength(1);
