@@ -1,6 +1,11 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { RetryLater, type SummarizeOutcome, type Summarizer } from '../src/llm/summarizer';
+import {
+  type LadderPosition,
+  RetryLater,
+  type SummarizeOutcome,
+  type Summarizer,
+} from '../src/llm/summarizer';
 import type { EnrichedDashboard } from '../src/pipeline/types';
 import type { BlobStore } from '../src/store/blobs';
 import { toFailure } from './failures';
@@ -32,11 +37,22 @@ export function createLlmActivities(deps: LlmActivityDeps) {
     async summarizeWithModel(input: ModelInput): Promise<SummarizeOutcome> {
       const context = Context.current();
       const enriched = await enrichedOf(input);
+      // Heartbeats through every wait and call (limiter, single-flight, the request itself, bookkeeping), so a
+      // worker that died is noticed within the heartbeat timeout while a slow but live one is never cut off. The
+      // details carry the ladder position, for the Temporal UI; a retry resumes from the replies kept in Redis.
+      let position: LadderPosition | null = null;
+      const beat = () => context.heartbeat(position);
+      const everyMs = context.info.heartbeatTimeoutMs;
+      const ticker = everyMs ? setInterval(beat, Math.max(100, Math.floor(everyMs / 3))) : null;
       try {
         return await deps.summarizer.summarize(enriched, {
           attempt: context.info.attempt,
           firstScheduledMs: context.info.scheduledTimestampMs,
           signal: context.cancellationSignal,
+          progress: (now) => {
+            position = now;
+            beat();
+          },
         });
       } catch (error) {
         if (error instanceof RetryLater) {
@@ -47,6 +63,8 @@ export function createLlmActivities(deps: LlmActivityDeps) {
           });
         }
         throw error;
+      } finally {
+        if (ticker) clearInterval(ticker);
       }
     },
   };

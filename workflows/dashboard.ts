@@ -129,8 +129,12 @@ const { collectWidget } = proxyLocalActivities<Activities>(COLLECT_OPTIONS);
 function modelActivities(plan: LlmPlan): LlmActivities {
   const options: ActivityOptions = {
     taskQueue: plan.taskQueue,
-    startToCloseTimeout: '2 minutes',
-    scheduleToCloseTimeout: plan.maxRetryMs + 180_000,
+    // Sized from the LLM configuration (src/llm/plan.ts modelTimeouts); plans recorded by earlier versions carry no
+    // such numbers and keep the fixed timeouts they were scheduled with.
+    startToCloseTimeout: plan.startToCloseMs ?? '2 minutes',
+    scheduleToCloseTimeout: plan.scheduleToCloseMs ?? plan.maxRetryMs + 180_000,
+    // The activity heartbeats through every wait and call: a worker that died is noticed in seconds, not minutes.
+    ...(plan.heartbeatTimeoutMs !== undefined ? { heartbeatTimeout: plan.heartbeatTimeoutMs } : {}),
     retry: {
       initialInterval: '1 second',
       backoffCoefficient: 2,

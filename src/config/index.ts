@@ -254,6 +254,22 @@ export const configSchema = z.object({
     promptsDir: z.string().min(1).default('prompts'),
     /** PRECIS_PRICES_FILE: versioned price table (USD per million tokens). Default `config/prices.json`. */
     pricesFile: z.string().min(1).default('config/prices.json'),
+    /**
+     * PRECIS_PRICE_DEFAULT_INPUT_USD / PRECIS_PRICE_DEFAULT_OUTPUT_USD: USD per million tokens for a model the price
+     * table does not list (vLLM, Ollama…; 0 for a free local model). Without them, a configured model missing from
+     * the table stops start-up, because a model that costs nothing would never reach a budget.
+     */
+    defaultInputPriceUsd: z.coerce.number().min(0).optional(),
+    defaultOutputPriceUsd: z.coerce.number().min(0).optional(),
+    /**
+     * PRECIS_LLM_QUOTA_HOLD_MS: after `insufficient_quota`, calls stop for this long, then one probe call is let
+     * through (success closes the circuit); `npm run llm -- quota clear` ends the hold at once. Default 15 min.
+     */
+    quotaHoldMs: z.coerce.number().int().min(1000).default(900_000),
+    /** PRECIS_LLM_LIMITER_MAX_WAIT_MS: longest wait for the shared limiter before handing the wait to Temporal. */
+    limiterMaxWaitMs: millis.default(10_000),
+    /** PRECIS_LLM_HEARTBEAT_TIMEOUT_MS: a model activity that stops heartbeating this long is retried elsewhere. */
+    heartbeatTimeoutMs: z.coerce.number().int().min(1000).default(30_000),
   }),
   /** PRECIS_DASHBOARDS_DIR: folder of dashboard definitions (YAML or JSON). Default `dashboards`. */
   dashboardsDir: z.string().min(1).default('dashboards'),
@@ -326,6 +342,11 @@ const ENV_FIELDS = {
   PRECIS_BUDGET_DAILY_USD: ['llm', 'dailyBudgetUsd'],
   PRECIS_BUDGET_DASHBOARD_DAILY_USD: ['llm', 'dashboardDailyBudgetUsd'],
   PRECIS_PRICES_FILE: ['llm', 'pricesFile'],
+  PRECIS_PRICE_DEFAULT_INPUT_USD: ['llm', 'defaultInputPriceUsd'],
+  PRECIS_PRICE_DEFAULT_OUTPUT_USD: ['llm', 'defaultOutputPriceUsd'],
+  PRECIS_LLM_QUOTA_HOLD_MS: ['llm', 'quotaHoldMs'],
+  PRECIS_LLM_LIMITER_MAX_WAIT_MS: ['llm', 'limiterMaxWaitMs'],
+  PRECIS_LLM_HEARTBEAT_TIMEOUT_MS: ['llm', 'heartbeatTimeoutMs'],
   PRECIS_LLM_UPGRADE_DELAYS_MS: ['llm', 'upgradeDelaysMs'],
   PRECIS_PROMPTS_DIR: ['llm', 'promptsDir'],
   PRECIS_BREAKER_WINDOW_MS: ['llm', 'breakerWindowMs'],

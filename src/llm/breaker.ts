@@ -13,8 +13,9 @@ import { LUA_NOW_MS } from './lua-clock';
  *  - half_open: the first acquire() after the cooldown becomes the one probe (across all workers); everyone else
  *    is refused until it reports. Success closes the circuit (and clears the window); failure re-opens it with a
  *    fresh jittered cooldown; a probe that never reports frees the slot after probeTimeoutMs.
- *  - quota_exhausted: set by markQuotaExhausted() (e.g. `insufficient_quota`); refuses every call until
- *    clearQuotaExhausted(). It never half-opens by itself: waiting does not refill a quota.
+ *  - quota_exhausted: set by markQuotaExhausted() (e.g. `insufficient_quota`); refuses every call for quotaHoldMs,
+ *    then lets one probe through like half_open (a quota may have been raised or a billing period begun; a probe
+ *    that meets the exhausted quota again marks it anew); clearQuotaExhausted() (the operator CLI) ends it at once.
  *
  * What counts as a failure is the caller's decision, and only failures that say something about the provider's
  * health should be recorded as such: 5xx, timeouts, connection errors — yes; 400/401/404 (our request was wrong) or
@@ -58,15 +59,18 @@ end
 `;
 
 /**
- * KEYS: state, window. ARGV: injected now ('' = server time), token, probe timeout ms, idle ttl ms.
+ * KEYS: state, window. ARGV: injected now ('' = server time), token, probe timeout ms, idle ttl ms, quota hold ms.
  * Returns {allowed, probe, retryAfterMs (-1 = unknown), state, reason}.
  */
 const ACQUIRE_SCRIPT = `${PRELUDE}
 local now = now_ms(ARGV[1])
-local s = redis.call('HMGET', KEYS[1], 'state', 'openUntil', 'probeDeadline', 'reason')
+local s = redis.call('HMGET', KEYS[1], 'state', 'openUntil', 'probeDeadline', 'reason', 'openedAt')
 local state = s[1] or 'closed'
 if state == 'closed' then return {1, 0, -1, 'closed', ''} end
-if state == 'quota_exhausted' then return {0, 0, -1, state, s[4] or 'provider quota exhausted'} end
+if state == 'quota_exhausted' then
+  local hold_until = tonumber(s[5] or 0) + tonumber(ARGV[5])
+  if now < hold_until then return {0, 0, hold_until - now, state, s[4] or 'provider quota exhausted'} end
+end
 if state == 'open' then
   local open_until = tonumber(s[2] or 0)
   if now < open_until then return {0, 0, open_until - now, 'open', s[4] or 'circuit open'} end
@@ -74,7 +78,7 @@ end
 if state == 'half_open' and now < tonumber(s[3] or 0) then
   return {0, 0, -1, 'half_open', 'another call is probing whether the provider has recovered'}
 end
--- Cooldown over, or the previous probe never reported: this caller becomes the one probe.
+-- Cooldown or quota hold over, or the previous probe never reported: this caller becomes the one probe.
 redis.call('HSET', KEYS[1], 'state', 'half_open', 'probeToken', ARGV[2], 'probeDeadline', now + tonumber(ARGV[3]))
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {1, 1, -1, 'half_open', ''}
@@ -120,11 +124,12 @@ end
 return 'closed'
 `;
 
-/** KEYS: state, window. ARGV: injected now, reason. */
+/** KEYS: state, window. ARGV: injected now, reason, idle ttl ms. */
 const MARK_QUOTA_SCRIPT = `${PRELUDE}
 local now = now_ms(ARGV[1])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'state', 'quota_exhausted', 'reason', ARGV[2], 'openedAt', now)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
@@ -136,7 +141,7 @@ return 1
 `;
 
 /**
- * KEYS: state, window. ARGV: injected now, window ms, bucket ms.
+ * KEYS: state, window. ARGV: injected now, window ms, bucket ms, quota hold ms.
  * Returns {state, openedAt (-1 = none), retryAfterMs (-1 = none), requests, failures, reason}.
  */
 const STATUS_SCRIPT = `${PRELUDE}
@@ -147,6 +152,7 @@ local requests, failures = totals(now, tonumber(ARGV[2]), tonumber(ARGV[3]))
 local opened_at = tonumber(s[2] or -1)
 local retry_after = -1
 if state == 'open' then retry_after = math.max(0, tonumber(s[3] or 0) - now) end
+if state == 'quota_exhausted' then retry_after = math.max(0, opened_at + tonumber(ARGV[4]) - now) end
 return {state, opened_at, retry_after, requests, failures, s[4] or ''}
 `;
 
@@ -159,6 +165,7 @@ declare module 'ioredis' {
       token: string,
       probeTimeoutMs: number,
       idleTtlMs: number,
+      quotaHoldMs: number,
     ): Result<[number, number, number, string, string], Context>;
     precisBreakerRecord(
       state: string,
@@ -179,6 +186,7 @@ declare module 'ioredis' {
       window: string,
       now: string,
       reason: string,
+      idleTtlMs: number,
     ): Result<number, Context>;
     precisBreakerClearQuota(state: string, window: string): Result<number, Context>;
     precisBreakerStatus(
@@ -187,6 +195,7 @@ declare module 'ioredis' {
       now: string,
       windowMs: number,
       bucketMs: number,
+      quotaHoldMs: number,
     ): Result<[string, number, number, number, number, string], Context>;
   }
 }
@@ -213,6 +222,8 @@ export interface BreakerOptions {
   jitterRatio?: number;
   /** A probe that never reports back (crashed worker) frees the probe slot after this many ms. Default 60_000. */
   probeTimeoutMs?: number;
+  /** How long quota_exhausted refuses every call before one probe may test the quota. Default 900_000 (15 min). */
+  quotaHoldMs?: number;
   /** Uniform random number in [0, 1), for the jitter; injectable for tests. Default Math.random. */
   random?: () => number;
   /**
@@ -227,7 +238,7 @@ export type Permit =
   | {
       allowed: false;
       state: 'open' | 'half_open' | 'quota_exhausted';
-      /** Time left of the cooldown when open; null when unknown (half_open: until the probe reports; quota: an operator). */
+      /** Time left of the cooldown when open, of the hold when quota_exhausted; null while a probe is out. */
       retryAfterMs: number | null;
       reason: string;
     };
@@ -238,7 +249,7 @@ export interface BreakerStatus {
   state: BreakerState;
   /** When the circuit last opened (also while half_open), or when the quota was marked exhausted. */
   openedAt?: number;
-  /** Only when open: time left of the cooldown (0 = the next acquire becomes the probe). */
+  /** When open or quota_exhausted: time left of the cooldown or hold (0 = the next acquire becomes the probe). */
   retryAfterMs?: number;
   /** Failures / requests in the current window (0 when empty). */
   failureRate: number;
@@ -264,6 +275,7 @@ export class CircuitBreaker {
   private readonly cooldownMs: number;
   private readonly jitterRatio: number;
   private readonly probeTimeoutMs: number;
+  private readonly quotaHoldMs: number;
   private readonly random: () => number;
   private readonly stateKey: string;
   private readonly windowKey: string;
@@ -278,6 +290,7 @@ export class CircuitBreaker {
     const cooldownMs = options.cooldownMs ?? 30_000;
     const jitterRatio = options.jitterRatio ?? 0.2;
     const probeTimeoutMs = options.probeTimeoutMs ?? 60_000;
+    const quotaHoldMs = options.quotaHoldMs ?? 900_000;
     this.windowMs = check('windowMs', windowMs, Number.isSafeInteger(windowMs) && windowMs > 0);
     this.minimumRequests = check(
       'minimumRequests',
@@ -288,6 +301,7 @@ export class CircuitBreaker {
     this.cooldownMs = check('cooldownMs', cooldownMs, cooldownMs > 0);
     this.jitterRatio = check('jitterRatio', jitterRatio, jitterRatio >= 0 && jitterRatio < 1);
     this.probeTimeoutMs = check('probeTimeoutMs', probeTimeoutMs, probeTimeoutMs > 0);
+    this.quotaHoldMs = check('quotaHoldMs', quotaHoldMs, quotaHoldMs > 0);
     if (options.scope === '') throw new BreakerError('scope must not be empty');
     this.bucketMs = Math.max(1, Math.ceil(this.windowMs / BUCKETS_PER_WINDOW));
     this.random = options.random ?? Math.random;
@@ -307,7 +321,11 @@ export class CircuitBreaker {
   }
 
   private idleTtlMs(): number {
-    return Math.ceil(IDLE_STATE_TTL_MS + this.cooldownMs * (1 + this.jitterRatio) + this.probeTimeoutMs);
+    return Math.ceil(
+      IDLE_STATE_TTL_MS +
+        Math.max(this.cooldownMs * (1 + this.jitterRatio), this.quotaHoldMs) +
+        this.probeTimeoutMs,
+    );
   }
 
   /** cooldownMs × (1 ± jitterRatio), at least 1 ms. */
@@ -319,7 +337,8 @@ export class CircuitBreaker {
   /**
    * Asks to make one call. Atomic across workers: closed → allowed; open within its cooldown → refused with the
    * time left; open after its cooldown (or half-open whose probe timed out) → this caller is admitted as the one
-   * probe; half-open with a live probe → refused; quota_exhausted → refused until cleared.
+   * probe; half-open with a live probe → refused; quota_exhausted → refused until its hold ends (then one probe)
+   * or an operator clears it.
    */
   async acquire(): Promise<Permit> {
     const token = randomUUID();
@@ -330,6 +349,7 @@ export class CircuitBreaker {
       token,
       this.probeTimeoutMs,
       this.idleTtlMs(),
+      this.quotaHoldMs,
     );
     if (allowed === 1) return { allowed: true, probe: probe === 1, token };
     const refusedState = state === 'open' || state === 'half_open' ? state : 'quota_exhausted';
@@ -367,11 +387,17 @@ export class CircuitBreaker {
   }
 
   /**
-   * Stops every call on this scope (e.g. the provider answered `insufficient_quota`) until clearQuotaExhausted().
-   * There is no automatic half-open: waiting does not refill a quota.
+   * Stops every call on this scope (e.g. the provider answered `insufficient_quota`) for quotaHoldMs, after which
+   * one probe call may test the quota (its success closes the circuit), or until clearQuotaExhausted().
    */
   async markQuotaExhausted(reason: string): Promise<void> {
-    await this.redis.precisBreakerMarkQuota(this.stateKey, this.windowKey, this.nowArg(), reason);
+    await this.redis.precisBreakerMarkQuota(
+      this.stateKey,
+      this.windowKey,
+      this.nowArg(),
+      reason,
+      this.idleTtlMs(),
+    );
   }
 
   /** Closes a quota_exhausted circuit (after the quota was raised). Returns false when it was not in that state. */
@@ -388,6 +414,7 @@ export class CircuitBreaker {
         this.nowArg(),
         this.windowMs,
         this.bucketMs,
+        this.quotaHoldMs,
       );
     const state = parseState(rawState);
     return {

@@ -5,6 +5,10 @@ import { canonicalJson, sha256Hex } from '../pipeline/canonical';
 export interface CacheKeyParts {
   inputHash: string;
   promptVersion: string;
+  /** The prompt file's content hash: an edited prompt must not be answered by replies to the old one. */
+  promptHash: string;
+  /** The endpoint's base URL: the same model name on another endpoint (vLLM, Azure…) is another model. */
+  endpoint: string;
   outputSchemaVersion: string;
   model: string;
   temperature: number;
@@ -21,10 +25,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+const RENEW_IF_OWNER = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
 /**
  * Model replies stored by content address, plus single-flight: of many workers asking for the same key at once,
  * one calls the model (it holds a short lock) and the others wait for its reply in the cache. A leader that fails
- * releases the lock and one waiter takes over; a leader that dies leaves a lock that expires.
+ * releases the lock and one waiter takes over; a leader that dies leaves a lock that expires. A live leader renews
+ * its lock every third of its lifetime, so however long its calls take, no second worker pays for the same reply.
  */
 export class ReplyCache<T> {
   constructor(
@@ -63,11 +73,19 @@ export class ReplyCache<T> {
       const token = randomUUID();
       const acquired = await this.redis.set(lockKey, token, 'PX', options.lockMs, 'NX');
       if (acquired === 'OK') {
+        const renewal = setInterval(
+          () => {
+            // A failed renewal is not fatal: the next one may succeed, and the lock outlives two missed ones.
+            this.redis.eval(RENEW_IF_OWNER, 1, lockKey, token, options.lockMs).catch(() => undefined);
+          },
+          Math.max(10, Math.floor(options.lockMs / 3)),
+        );
         try {
           const { value, cacheable } = await produce();
           if (cacheable) await this.set(key, value);
           return { value, shared: false };
         } finally {
+          clearInterval(renewal);
           await this.redis.eval(RELEASE_IF_OWNER, 1, lockKey, token);
         }
       }

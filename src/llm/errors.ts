@@ -84,3 +84,29 @@ export function classifyModelError(error: unknown): CallFailure {
     countsAgainstBreaker: true,
   };
 }
+
+/** Connection failures that happen before a single byte of the request left: the provider cannot have seen it. */
+const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function errorCodes(error: unknown, depth = 0): string[] {
+  if (depth > 5 || typeof error !== 'object' || error === null) return [];
+  const { code, cause, errors } = error as { code?: unknown; cause?: unknown; errors?: unknown };
+  return [
+    ...(typeof code === 'string' ? [code] : []),
+    ...errorCodes(cause, depth + 1),
+    ...(Array.isArray(errors) ? errors.flatMap((inner) => errorCodes(inner, depth + 1)) : []),
+  ];
+}
+
+/**
+ * Whether a failed call certainly never reached the provider (connection refused, name not resolved, aborted before
+ * sending), so its rate-limit reservation may be refunded. Anything else (5xx, timeouts, resets mid-request) may
+ * have been counted by the provider, and the shared limit must count it too.
+ */
+export function certainlyNotSent(error: unknown): boolean {
+  if (error instanceof OpenAI.APIConnectionTimeoutError) return false;
+  if (error instanceof OpenAI.APIUserAbortError) return false;
+  if (!(error instanceof OpenAI.APIConnectionError)) return false;
+  const codes = errorCodes(error);
+  return codes.length > 0 && codes.every((code) => NEVER_SENT_CODES.has(code));
+}

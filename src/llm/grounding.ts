@@ -5,7 +5,8 @@ import type { SummaryContent } from '../summarize/types';
  * number in the input equals it up to the rounding the text shows ("12.3" grounds 12.34; "98.7k" grounds 98 712),
  * ignoring sign (a fall of 11% is changePct −11). Small counting words ("top 3") are allowed.
  */
-const NUMBER = /(?<![\w.])[-+−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])[-+−]?\d+(?:\.\d+)?/g;
+const NUMBER =
+  /(?<![\w.])[-+−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])[-+−]?\d+(?:\.\d+)?(?:[eE][-+]?\d+(?![\w.]))?/g;
 const SUFFIX = /^\s?(k|K|M|bn|B)\b/;
 const MULTIPLIER: Record<string, number> = { k: 1e3, K: 1e3, M: 1e6, bn: 1e9, B: 1e9 };
 const SMALL_COUNT = 12;
@@ -21,14 +22,17 @@ export function statedNumbers(text: string): StatedNumber[] {
   const out: StatedNumber[] = [];
   for (const match of text.matchAll(NUMBER)) {
     const raw = match[0].replace(/,/g, '').replace('−', '-');
+    // Exponent forms ("-1.918e-14", as JavaScript writes tiny values) are one number, not a mantissa and a "14".
+    const [mantissa = raw, exponentText] = raw.split(/[eE]/);
+    const exponent = exponentText === undefined ? 0 : Number(exponentText);
     const after = text.slice((match.index ?? 0) + match[0].length);
     const suffix = SUFFIX.exec(after)?.[1];
     const multiplier = suffix ? (MULTIPLIER[suffix] ?? 1) : 1;
-    const decimals = raw.includes('.') ? (raw.split('.')[1]?.length ?? 0) : 0;
+    const decimals = mantissa.includes('.') ? (mantissa.split('.')[1]?.length ?? 0) : 0;
     out.push({
       text: match[0] + (suffix ?? ''),
       value: Number(raw) * multiplier,
-      tolerance: 0.5 * 10 ** -decimals * multiplier,
+      tolerance: 0.5 * 10 ** (exponent - decimals) * multiplier,
     });
   }
   return out;
@@ -65,8 +69,11 @@ export function checkGrounding(content: SummaryContent, input: unknown): Groundi
     for (const stated of statedNumbers(text)) {
       const value = Math.abs(stated.value);
       if (Number.isInteger(value) && value <= SMALL_COUNT) continue;
-      // A little slack beyond the shown rounding absorbs float noise in the input.
-      const ok = known.some((k) => Math.abs(k - value) <= stated.tolerance * 1.0001 + 1e-9);
+      // A little relative slack beyond the shown rounding absorbs float noise in the input (relative, so that
+      // tiny values such as 7.5e-14 are not all "equal" to each other).
+      const ok = known.some(
+        (k) => Math.abs(k - value) <= stated.tolerance * 1.0001 + 1e-9 * Math.max(k, value),
+      );
       if (!ok) ungrounded.push(stated.text);
     }
   }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalJson } from '../pipeline/canonical';
+import { canonicalJson, sha256Hex } from '../pipeline/canonical';
 import type { EnrichedDashboard } from '../pipeline/types';
 
 /** Bump when the prompt's meaning changes: it is part of the cache key, so old cached replies are not reused. */
@@ -9,11 +9,14 @@ export const PROMPT_VERSION = 'summary-v1';
 export interface Prompt {
   version: string;
   system: string;
+  /** SHA-256 of the system prompt: part of the cache key, so an edited file is never answered from old replies. */
+  hash: string;
 }
 
 /** Prompts are versioned files in the prompts folder (relative to the working directory), read once at start-up. */
 export function loadPrompt(dir = 'prompts', version = PROMPT_VERSION): Prompt {
-  return { version, system: readFileSync(join(dir, `${version}.md`), 'utf8').trim() };
+  const system = readFileSync(join(dir, `${version}.md`), 'utf8').trim();
+  return { version, system, hash: sha256Hex(system) };
 }
 
 /**

@@ -7,13 +7,15 @@ import { estimateTokens } from '../pipeline/enrich';
 import type { EnrichedDashboard } from '../pipeline/types';
 import { LOCAL_MODEL, summarizeLocally } from '../summarize/local';
 import type { SummaryContent } from '../summarize/types';
-import type { CircuitBreaker, Permit } from './breaker';
+import type { AllowedPermit, CircuitBreaker } from './breaker';
 import { cacheKey, ReplyCache } from './cache';
 import { type CostLedger, costUsd, type PriceTable, type TokenUsage } from './cost';
-import { classifyModelError } from './errors';
+import { certainlyNotSent, classifyModelError } from './errors';
 import { LimiterError, type TokenLimiter } from './limiter';
-import { callModel } from './model-client';
+import { callModel, type ModelReply } from './model-client';
 import { OUTPUT_SCHEMA_VERSION } from './output';
+import { type CallStep, PaidReplies, type PaidReply } from './paid';
+import { FLIGHT_LOCK_MS, modelTimeouts } from './plan';
 import { buildMessages, type Prompt } from './prompt';
 
 /** What the pipeline stores: the content plus where it came from and what it cost. */
@@ -37,6 +39,15 @@ export interface AttemptInfo {
   /** When the first attempt was scheduled: the total retry time is measured from here. */
   firstScheduledMs: number;
   signal: AbortSignal;
+  /** Told where on the ladder the attempt is (the activity heartbeats it, so it shows in the Temporal UI). */
+  progress?: (position: LadderPosition) => void;
+}
+
+/** Where an attempt is: which rung, which call of it, and why the rungs above were left. */
+export interface LadderPosition {
+  model: string;
+  step: CallStep | 'cache' | 'shared' | 'local';
+  reasons: string[];
 }
 
 /** Thrown when the primary model should be tried again later: the activity turns it into a Temporal retry. */
@@ -57,6 +68,8 @@ export interface Guards {
 
 export interface SummarizerDeps {
   llm: Config['llm'];
+  /** The endpoint's base URL: part of the cache key (the same model name elsewhere is another model). */
+  endpoint: string;
   /** null: no model is configured, the local summarizer is the default (not a degradation). */
   client: OpenAI | null;
   prompt: Prompt;
@@ -77,6 +90,35 @@ interface CachedReply {
 }
 
 type RungResult = { ok: true; reply: CachedReply; shared: boolean } | { ok: false; reason: string };
+
+type CallResult = { reply: ModelReply } | { reason: string };
+
+/** One call of a rung: what is asked, of which model, under which attempt. */
+interface CallRequest {
+  /** The request's content address (cache key): paid replies are kept under it. */
+  key: string;
+  step: CallStep;
+  model: string;
+  primary: boolean;
+  enriched: EnrichedDashboard;
+  stricter: string | null;
+  attempt: AttemptInfo;
+}
+
+/** Bookkeeping after a paid call is retried in place a few times: the reply is bought, only the books may fail. */
+const BOOKKEEPING_DELAYS_MS = [50, 200, 800];
+
+async function withBookkeepingRetries<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const delay = BOOKKEEPING_DELAYS_MS[attempt];
+      if (delay === undefined) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
 
 const STRICTER = (problem: string) =>
   `Your previous reply was rejected (${problem}). Use only numbers copied exactly from the data, refer only to widget ids that appear in the data, and write plain sentences without links or markup.`;
@@ -138,6 +180,9 @@ export function isImmaterial(previous: Digest, current: Digest, thresholdPct: nu
  */
 export class Summarizer {
   private readonly cache: ReplyCache<CachedReply | { failed: string }>;
+  private readonly paid: PaidReplies;
+  /** How long a budget hold lives when nobody settles it (its worker died): one attempt's worst case. */
+  private readonly holdMs: number;
 
   constructor(private readonly deps: SummarizerDeps) {
     this.cache = new ReplyCache<CachedReply | { failed: string }>(
@@ -145,6 +190,10 @@ export class Summarizer {
       deps.keyPrefix,
       deps.llm.cacheTtlSeconds,
     );
+    const timeouts = modelTimeouts(deps.llm);
+    this.holdMs = timeouts.startToCloseMs;
+    // A paid reply must outlive every retry of its activity, which may resume from it.
+    this.paid = new PaidReplies(deps.redis, deps.keyPrefix, timeouts.scheduleToCloseMs + 60_000);
   }
 
   private digestKey(dashboardId: string): string {
@@ -163,7 +212,8 @@ export class Summarizer {
     const { model, fallbackModel } = this.deps.llm;
     const rungs = fallbackModel !== 'none' && fallbackModel !== model ? [model, fallbackModel] : [model];
     for (const [index, rungModel] of rungs.entries()) {
-      const outcome = await this.rung(rungModel, index === 0, enriched, attempt);
+      attempt.progress?.({ model: rungModel, step: 'cache', reasons: [...reasons] });
+      const outcome = await this.rung(rungModel, index === 0, enriched, attempt, reasons);
       if (!outcome.ok) {
         reasons.push(`${rungModel}: ${outcome.reason}`);
         continue;
@@ -198,6 +248,7 @@ export class Summarizer {
         },
       };
     }
+    attempt.progress?.({ model: LOCAL_MODEL, step: 'local', reasons: [...reasons] });
     await this.deps.ledger.countOutcome('local_fallback');
     return { kind: 'summary', result: this.local(enriched, true, reasons.join('; ')) };
   }
@@ -241,11 +292,14 @@ export class Summarizer {
     primary: boolean,
     enriched: EnrichedDashboard,
     attempt: AttemptInfo,
+    reasons: string[],
   ): Promise<RungResult> {
     const { llm, prompt } = this.deps;
     const key = cacheKey({
       inputHash: enriched.inputHash,
       promptVersion: prompt.version,
+      promptHash: prompt.hash,
+      endpoint: this.deps.endpoint,
       outputSchemaVersion: OUTPUT_SCHEMA_VERSION,
       model,
       temperature: llm.temperature,
@@ -254,40 +308,38 @@ export class Summarizer {
     const cached = await this.cache.get(key);
     if (cached && 'content' in cached) return { ok: true, reply: cached, shared: true };
 
-    const over = await this.overBudget(model, enriched);
-    if (over) return { ok: false, reason: over };
-
+    attempt.progress?.({ model, step: 'shared', reasons: [...reasons] });
     const { value, shared } = await this.cache.singleFlight(
       key,
       async () => {
-        const outcome = await this.callWithRepair(model, primary, enriched, attempt);
+        const outcome = await this.callWithRepair(key, model, primary, enriched, attempt, reasons);
         // Only good replies are cached; a failure lets the next waiter try for itself.
         return { value: outcome, cacheable: 'content' in outcome };
       },
-      { lockMs: llm.timeoutMs * 2 + 5_000, signal: attempt.signal },
+      { lockMs: FLIGHT_LOCK_MS, signal: attempt.signal },
     );
     return 'content' in value ? { ok: true, reply: value, shared } : { ok: false, reason: value.failed };
   }
 
   /** A call, and when its reply is unusable, one repair call with a stricter prompt (a changed strategy, not a retry). */
   private async callWithRepair(
+    key: string,
     model: string,
     primary: boolean,
     enriched: EnrichedDashboard,
     attempt: AttemptInfo,
+    reasons: string[],
   ): Promise<CachedReply | { failed: string }> {
-    const first = await this.guardedCall(model, primary, enriched, null, attempt);
+    attempt.progress?.({ model, step: 'first', reasons: [...reasons] });
+    const request = { key, model, primary, enriched, attempt };
+    const first = await this.paidCall({ ...request, step: 'first', stricter: null });
     if (!('reply' in first)) return { failed: first.reason };
     let reply = first.reply;
     let usage = reply.usage;
     if (reply.problem) {
-      const repair = await this.guardedCall(
-        model,
-        primary,
-        enriched,
-        STRICTER(reply.problem.detail),
-        attempt,
-      );
+      attempt.progress?.({ model, step: 'repair', reasons: [...reasons] });
+      const stricter = STRICTER(reply.problem.detail);
+      const repair = await this.paidCall({ ...request, step: 'repair', stricter });
       if (!('reply' in repair)) return { failed: repair.reason };
       usage = addUsage(usage, repair.reply.usage);
       reply = repair.reply;
@@ -298,21 +350,17 @@ export class Summarizer {
     return { content: reply.content, model: reply.model, usage };
   }
 
-  private async overBudget(model: string, enriched: EnrichedDashboard): Promise<string | null> {
-    const { llm, prices, ledger } = this.deps;
-    const estimate =
-      costUsd(prices, model, {
-        promptTokens: this.estimatePrompt(enriched),
-        cachedTokens: 0,
-        completionTokens: llm.maxOutputTokens,
-      }) ?? 0;
-    const spent = await ledger.spent(enriched.dashboardId);
-    if (spent.total + estimate > llm.dailyBudgetUsd)
-      return `daily budget of ${llm.dailyBudgetUsd} USD reached`;
-    if (spent.dashboard + estimate > llm.dashboardDailyBudgetUsd) {
-      return `daily budget of ${llm.dashboardDailyBudgetUsd} USD for this dashboard reached`;
+  /**
+   * One step of a rung, resumable: a reply already paid for this request and step (by an attempt that then timed
+   * out, crashed, or lost its bookkeeping) is taken as it is, its missing bookkeeping finished; otherwise a call.
+   */
+  private async paidCall(request: CallRequest): Promise<CallResult> {
+    const earlier = await this.paid.get(request.key, request.step);
+    if (earlier) {
+      if (!earlier.booked) await this.book(request, earlier, null, true);
+      return { reply: earlier.reply };
     }
-    return null;
+    return this.guardedCall(request);
   }
 
   private estimatePrompt(enriched: EnrichedDashboard): number {
@@ -324,43 +372,59 @@ export class Summarizer {
   }
 
   /**
-   * One call behind the shared limiter and breaker. Retryable failures of the primary model become a Temporal
-   * retry (with the provider's delay) while attempts and the retry-time cap allow; otherwise they end this rung.
+   * One call behind the budget, the shared limiter and the breaker. The call's worst-case cost is held against the
+   * budgets first (atomically across workers), so concurrent calls cannot overspend together. Retryable failures of
+   * the primary model become a Temporal retry (with the provider's delay) while attempts and the retry-time cap
+   * allow; otherwise they end this rung. A reply is stored the moment it arrives, before any bookkeeping.
    */
-  private async guardedCall(
-    model: string,
-    primary: boolean,
-    enriched: EnrichedDashboard,
-    stricter: string | null,
-    attempt: AttemptInfo,
-  ): Promise<{ reply: Awaited<ReturnType<typeof callModel>> } | { reason: string }> {
-    const { llm, client } = this.deps;
+  private async guardedCall(request: CallRequest): Promise<CallResult> {
+    const { key, step, model, primary, enriched, stricter, attempt } = request;
+    const { llm, client, ledger, prices } = this.deps;
     if (!client) return { reason: 'no model configured' };
     const { limiter, breaker } = this.deps.guards(model);
-    const estimate = this.estimatePrompt(enriched) + llm.maxOutputTokens;
+    const promptTokens = this.estimatePrompt(enriched);
+    const estimateUsd =
+      costUsd(prices, model, { promptTokens, cachedTokens: 0, completionTokens: llm.maxOutputTokens }) ?? 0;
+    const budget = await ledger.reserve(
+      enriched.dashboardId,
+      estimateUsd,
+      { dailyUsd: llm.dailyBudgetUsd, dashboardDailyUsd: llm.dashboardDailyBudgetUsd },
+      this.holdMs,
+    );
+    if (!budget.granted) {
+      return budget.exceeded === 'daily'
+        ? { reason: `daily budget of ${llm.dailyBudgetUsd} USD reached` }
+        : { reason: `daily budget of ${llm.dashboardDailyBudgetUsd} USD for this dashboard reached` };
+    }
+    const { hold } = budget;
     const reservation = await limiter
-      .waitForCapacity(estimate, { signal: attempt.signal, maxWaitMs: 10_000 })
+      .waitForCapacity(promptTokens + llm.maxOutputTokens, {
+        signal: attempt.signal,
+        maxWaitMs: llm.limiterMaxWaitMs,
+      })
       .catch((error: unknown) => error as Error);
     if (reservation instanceof Error) {
+      await ledger.release(hold);
       // Backpressure: hand the limiter's wait to Temporal rather than provoke the provider's 429.
       const delay = reservation instanceof LimiterError ? reservation.retryAfterMs : null;
       return this.retryOrGiveUp(primary, attempt, `shared rate limit: ${reservation.message}`, delay);
     }
-    const permit: Permit = await breaker.acquire();
+    const permit = await breaker.acquire();
     if (!permit.allowed) {
       await limiter.release(reservation);
+      await ledger.release(hold);
       return { reason: `circuit ${permit.state}: ${permit.reason}` };
     }
+    let reply: ModelReply;
     try {
-      const reply = await callModel(client, llm, this.deps.prompt, model, enriched, stricter, attempt.signal);
-      await limiter.settle(reservation, reply.usage.promptTokens + reply.usage.completionTokens);
-      await limiter.syncFromHeaders(reply.rateLimits);
-      await breaker.record(permit, 'success');
-      const usd = costUsd(this.deps.prices, reply.model, reply.usage);
-      await this.deps.ledger.record(enriched.dashboardId, reply.model, reply.usage, usd ?? 0);
-      return { reply };
+      // Aborted before sending: nothing reached the provider, everything is given back (below).
+      attempt.signal.throwIfAborted();
+      reply = await callModel(client, llm, this.deps.prompt, model, enriched, stricter, attempt.signal);
     } catch (error) {
-      await limiter.release(reservation);
+      // No reply, nothing to pay; but a request that may have reached the provider counts against its rate limit.
+      await ledger.release(hold);
+      if (attempt.signal.aborted || certainlyNotSent(error)) await limiter.release(reservation);
+      if (attempt.signal.aborted) throw error;
       const failure = classifyModelError(error);
       switch (failure.kind) {
         case 'retry':
@@ -375,6 +439,48 @@ export class Summarizer {
           return { reason: failure.reason };
       }
     }
+    const paid: PaidReply = { reply, reservation, hold, booked: false };
+    const kept = await withBookkeepingRetries(() => this.paid.put(key, step, paid)).then(
+      () => true,
+      () => false,
+    );
+    await this.book(request, paid, permit, kept);
+    return { reply };
+  }
+
+  /**
+   * Tells the limiter (real tokens), the provider caps, the breaker and the ledger (real cost) about a paid reply.
+   * Every part is safe to repeat, so a failure is retried here and, if Redis stays down, by the next attempt, which
+   * finds the kept reply (`kept`) and finishes the books instead of buying the reply again. A reply that could not
+   * even be kept is served all the same: throwing it away would only buy it again.
+   */
+  private async book(
+    { key, step, model }: CallRequest,
+    paid: PaidReply,
+    permit: AllowedPermit | null,
+    kept: boolean,
+  ): Promise<void> {
+    const { limiter, breaker } = this.deps.guards(model);
+    const { reply, reservation, hold } = paid;
+    const books = async () => {
+      if (reservation)
+        await limiter.settle(reservation, reply.usage.promptTokens + reply.usage.completionTokens);
+      // Headers and breaker outcomes are news only when fresh: a resumed attempt does not repeat them.
+      if (permit) {
+        await limiter.syncFromHeaders(reply.rateLimits);
+        await breaker.record(permit, 'success');
+      }
+      const usd = costUsd(this.deps.prices, reply.model, reply.usage) ?? 0;
+      if (hold) await this.deps.ledger.settle(hold, reply.model, reply.usage, usd);
+    };
+    try {
+      await withBookkeepingRetries(books);
+    } catch (error) {
+      if (kept) throw error;
+      return;
+    }
+    // Unmarked, a retry would only repeat bookkeeping that is safe to repeat: not worth failing the attempt over.
+    if (kept) await this.paid.put(key, step, { ...paid, booked: true }).catch(() => undefined);
   }
 
   private retryOrGiveUp(

@@ -203,23 +203,54 @@ describe('CircuitBreaker shared by two workers (real Redis)', () => {
     expect(await b.state()).toMatchObject({ state: 'open', requests: 10, failureRate: 1 });
   });
 
-  it('quota_exhausted stops every call until cleared and never half-opens by itself', async () => {
+  it('quota_exhausted refuses every call for its hold, then lets exactly one probe test the quota', async () => {
     const clock = manualClock();
-    const { a, b } = workers({ ...base, now: clock.now });
+    const { a, b } = workers({ ...base, quotaHoldMs: 60_000, now: clock.now });
     await a.markQuotaExhausted('HTTP 429 insufficient_quota: You exceeded your current quota');
     for (const breaker of [a, b]) {
       expect(await breaker.acquire()).toEqual({
         allowed: false,
         state: 'quota_exhausted',
-        retryAfterMs: null,
+        retryAfterMs: 60_000,
         reason: 'HTTP 429 insufficient_quota: You exceeded your current quota',
       });
     }
-    clock.advance(24 * 3600 * 1000);
-    expect(await b.acquire()).toMatchObject({ allowed: false, state: 'quota_exhausted' });
+    clock.advance(59_000);
+    expect(await b.acquire()).toMatchObject({ allowed: false, state: 'quota_exhausted', retryAfterMs: 1000 });
     expect(await b.state()).toMatchObject({
       state: 'quota_exhausted',
+      retryAfterMs: 1000,
       quotaReason: 'HTTP 429 insufficient_quota: You exceeded your current quota',
+    });
+    clock.advance(1000);
+    // The hold is over: one probe across both workers, the others wait for its answer.
+    const permits = await Promise.all([a.acquire(), b.acquire(), a.acquire()]);
+    const probes = permits.filter((p): p is AllowedPermit => p.allowed);
+    expect(probes).toHaveLength(1);
+    expect(probes[0]?.probe).toBe(true);
+    // The quota is still exhausted: marked anew, with a fresh hold.
+    await b.markQuotaExhausted('insufficient_quota again');
+    expect(await a.record(allowed(probes[0] as Permit), 'failure')).toBe('quota_exhausted');
+    expect(await a.acquire()).toMatchObject({
+      allowed: false,
+      state: 'quota_exhausted',
+      retryAfterMs: 60_000,
+    });
+    clock.advance(60_000);
+    const probe = allowed(await b.acquire());
+    expect(probe.probe).toBe(true);
+    expect(await b.record(probe, 'success')).toBe('closed');
+    expect(await a.acquire()).toMatchObject({ allowed: true, probe: false });
+  });
+
+  it('an operator clears quota_exhausted at once', async () => {
+    const clock = manualClock();
+    const { a, b } = workers({ ...base, now: clock.now });
+    await a.markQuotaExhausted('insufficient_quota');
+    expect(await b.acquire()).toMatchObject({
+      allowed: false,
+      state: 'quota_exhausted',
+      retryAfterMs: 900_000,
     });
     expect(await b.clearQuotaExhausted()).toBe(true);
     expect(await b.clearQuotaExhausted()).toBe(false);
@@ -236,7 +267,11 @@ describe('CircuitBreaker shared by two workers (real Redis)', () => {
     await b.markQuotaExhausted('insufficient_quota');
     expect(await a.record(probe, 'success')).toBe('quota_exhausted');
     clock.advance(60_000);
-    expect(await a.acquire()).toMatchObject({ allowed: false, state: 'quota_exhausted', retryAfterMs: null });
+    expect(await a.acquire()).toMatchObject({
+      allowed: false,
+      state: 'quota_exhausted',
+      retryAfterMs: 840_000,
+    });
   });
 
   it('works on Redis server time: open → cooldown elapses in real time → one probe → closed', async () => {

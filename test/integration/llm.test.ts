@@ -3,17 +3,25 @@
  * request recording), real Redis for the shared limiter, breaker, cache and ledger, and real Temporal for the
  * retry owner and the upgrade of degraded summaries. "Two workers" are two summarizers on two Redis connections.
  */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { Redis } from 'ioredis';
+import type { Command, Redis } from 'ioredis';
 import pino from 'pino';
+import { runLlmCli } from '../../scripts/precis-llm';
 import { createRedis } from '../../src/clients';
 import type { Config } from '../../src/config';
 import { parseDashboard } from '../../src/domain/registry';
 import type { SummaryDraft } from '../../src/domain/summary';
 import { dashboardWorkflowId, signalDashboard } from '../../src/ingest/starter';
-import { CircuitBreaker } from '../../src/llm/breaker';
 import { buildSummarizer } from '../../src/llm/build';
+import { ReplyCache } from '../../src/llm/cache';
 import { CostLedger } from '../../src/llm/cost';
+import { createOpenAiClient } from '../../src/llm/model-client';
+import { modelTimeouts } from '../../src/llm/plan';
 import { buildMessages, loadPrompt } from '../../src/llm/prompt';
 import {
   type AttemptInfo,
@@ -29,7 +37,7 @@ import { SummaryStore } from '../../src/store/summaries';
 import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
 import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
-import { type OpenAiTestServer, startOpenAiServer } from '../support/openai-server';
+import { defaultResponder, type OpenAiTestServer, startOpenAiServer } from '../support/openai-server';
 import { deleteKeysWithPrefix } from '../support/redis';
 
 let server: OpenAiTestServer;
@@ -268,16 +276,21 @@ describe('untrusted data', () => {
   });
 });
 
+/** The worst-case cost of one gpt-4o call on this input: its prompt plus 800 output tokens. */
+function worstCaseUsd(input: EnrichedDashboard): number {
+  const promptTokens = estimateTokens(
+    buildMessages(loadPrompt('prompts'), input, null)
+      .map((m) => m.content)
+      .join('\n'),
+  );
+  return (promptTokens * 2.5 + 800 * 10) / 1e6;
+}
+
 describe('budgets', () => {
   it('degrades instead of spending past the daily budget of a dashboard', async () => {
     // Budget: 1.2 × the worst-case estimate of one call (prompt + max output tokens at gpt-4o prices). The first
     // call fits; after it has spent its real cost (a third of the estimate or more), the next estimate does not.
-    const promptTokens = estimateTokens(
-      buildMessages(loadPrompt('prompts'), enriched(1000), null)
-        .map((m) => m.content)
-        .join('\n'),
-    );
-    const worstCase = (promptTokens * 2.5 + 800 * 10) / 1e6;
+    const worstCase = worstCaseUsd(enriched(1000));
     const budget = (worstCase * 1.2).toFixed(6);
     const [worker] = twoWorkers(
       llmConfig({
@@ -306,8 +319,8 @@ describe('retry ownership', () => {
     expect(server.requests).toHaveLength(1);
   });
 
-  it('stops calling on insufficient_quota until an operator clears it', async () => {
-    const config = llmConfig({ PRECIS_LLM_FALLBACK_MODEL: 'none' });
+  it('stops calling on insufficient_quota for its hold, then probes once; the operator CLI ends it at once', async () => {
+    const config = llmConfig({ PRECIS_LLM_FALLBACK_MODEL: 'none', PRECIS_LLM_QUOTA_HOLD_MS: '1000' });
     const [a, b] = twoWorkers(config);
     server.enqueue({ kind: 'status', status: 429, type: 'insufficient_quota' });
     expect(resultOf(await a.summarize(enriched(1000), firstAttempt())).degradedReason).toMatch(
@@ -317,12 +330,26 @@ describe('retry ownership', () => {
       /circuit quota_exhausted/,
     );
     expect(server.requests).toHaveLength(1);
-    const breaker = new CircuitBreaker(redisFor(config), {
-      keyPrefix: config.redis.keyPrefix,
-      scope: `${server.baseURL}|gpt-4o`,
-    });
-    expect(await breaker.clearQuotaExhausted()).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // One probe: it succeeds, the circuit closes for everyone.
     expect(resultOf(await b.summarize(enriched(1200), firstAttempt())).model).toBe('gpt-4o');
+    expect(resultOf(await a.summarize(enriched(1300), firstAttempt())).model).toBe('gpt-4o');
+    expect(server.requests).toHaveLength(3);
+
+    server.enqueue({ kind: 'status', status: 429, type: 'insufficient_quota' });
+    await a.summarize(enriched(1400), firstAttempt());
+    const lines: string[] = [];
+    const cli = (...args: string[]) => runLlmCli(args, config, redisFor(config), (line) => lines.push(line));
+    expect(await cli('status', '--model', 'gpt-4o')).toBe(0);
+    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ model: 'gpt-4o', state: 'quota_exhausted' });
+    expect(await cli('quota', 'clear', '--model', 'gpt-4o')).toBe(0);
+    expect(JSON.parse(lines.at(-1) ?? '{}')).toEqual({
+      model: 'gpt-4o',
+      endpoint: server.baseURL,
+      cleared: true,
+    });
+    expect(resultOf(await b.summarize(enriched(1500), firstAttempt())).model).toBe('gpt-4o');
+    expect(await cli('quota', 'nonsense')).toBe(2);
   });
 });
 
@@ -374,6 +401,10 @@ describe('protection shared by every worker', () => {
 });
 
 describe('through Temporal', () => {
+  const sre = parseDashboard(
+    'sre.yaml',
+    'id: sre-checkout\ntitle: Checkout\nwidgets:\n  - { id: requests, title: Requests, source: { type: demo } }\n',
+  );
   let connection: Connection;
   let client: Client;
   const workers: Service[] = [];
@@ -404,10 +435,6 @@ describe('through Temporal', () => {
     const config = llmConfig({ PRECIS_DASHBOARDS_DIR: 'dashboards' });
     await start(config);
     server.enqueue({ kind: 'status', status: 429, retryAfterSeconds: 2 });
-    const sre = parseDashboard(
-      'sre.yaml',
-      'id: sre-checkout\ntitle: Checkout\nwidgets:\n  - { id: requests, title: Requests, source: { type: demo } }\n',
-    );
     await signalDashboard(client, config, sre, [{ eventId: 'r1', occurredAt: new Date().toISOString() }]);
     await client.workflow.getHandle(dashboardWorkflowId(config, 'sre-checkout')).result();
     const store = new SummaryStore(redisFor(config), config.redis.keyPrefix, 10);
@@ -423,6 +450,36 @@ describe('through Temporal', () => {
     expect(gap).toBeLessThan(6000);
   });
 
+  it('keeps a slow model call alive by heartbeats, with timeouts sized from the configuration', async () => {
+    const config = llmConfig({ PRECIS_LLM_TIMEOUT_MS: '8000', PRECIS_LLM_HEARTBEAT_TIMEOUT_MS: '2000' });
+    await start(config);
+    // The reply takes 2.5 heartbeat timeouts: only an activity that heartbeats during the call survives it.
+    server.setDefaultFault({ kind: 'delay', ms: 5000 });
+    await signalDashboard(client, config, sre, [{ eventId: 'h1', occurredAt: new Date().toISOString() }]);
+    const handle = client.workflow.getHandle(dashboardWorkflowId(config, 'sre-checkout'));
+    await handle.result();
+    expect(
+      await new SummaryStore(redisFor(config), config.redis.keyPrefix, 10).latest('sre-checkout'),
+    ).toMatchObject({ model: 'gpt-4o', degraded: false });
+    expect(server.requests).toHaveLength(1);
+
+    const ms = (d: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+      Number(d?.seconds ?? 0) * 1000 + (d?.nanos ?? 0) / 1e6;
+    const events = (await handle.fetchHistory()).events ?? [];
+    // Done on the first attempt: no heartbeat timeout cut it off.
+    expect(events.filter((e) => e.activityTaskTimedOutEventAttributes)).toHaveLength(0);
+    expect(
+      events.find((e) => e.activityTaskStartedEventAttributes)?.activityTaskStartedEventAttributes?.attempt,
+    ).toBe(1);
+    const scheduled = events
+      .map((e) => e.activityTaskScheduledEventAttributes)
+      .find((a) => a?.activityType?.name === 'summarizeWithModel');
+    const expected = modelTimeouts(config.llm);
+    expect(ms(scheduled?.heartbeatTimeout)).toBe(2000);
+    expect(ms(scheduled?.startToCloseTimeout)).toBe(expected.startToCloseMs);
+    expect(ms(scheduled?.scheduleToCloseTimeout)).toBe(expected.scheduleToCloseMs);
+  });
+
   it('serves a degraded summary at once and upgrades it when the model recovers', async () => {
     const config = llmConfig({
       PRECIS_LLM_PRIMARY_ATTEMPTS: '1',
@@ -431,10 +488,6 @@ describe('through Temporal', () => {
     });
     await start(config);
     server.setDefaultFault({ kind: 'status', status: 503 });
-    const sre = parseDashboard(
-      'sre.yaml',
-      'id: sre-checkout\ntitle: Checkout\nwidgets:\n  - { id: requests, title: Requests, source: { type: demo } }\n',
-    );
     await signalDashboard(client, config, sre, [{ eventId: 'u1', occurredAt: new Date().toISOString() }]);
     const store = new SummaryStore(redisFor(config), config.redis.keyPrefix, 10);
     const degraded = await eventually(
@@ -487,3 +540,198 @@ function draftFor(input: EnrichedDashboard): SummaryDraft {
     runId: 'r',
   };
 }
+
+/**
+ * Makes commands of one real Redis connection fail, as a dropped connection would, while `when` says so: the
+ * fault is injected at the client's send, Redis itself stays real.
+ */
+function failCommands(redis: Redis, when: (name: string, args: unknown[]) => boolean): () => number {
+  const send = redis.sendCommand.bind(redis);
+  let failed = 0;
+  redis.sendCommand = (command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
+    if (when(command.name, command.args)) {
+      failed++;
+      command.reject(new Error(`injected Redis failure on ${command.name}`));
+      return command.promise;
+    }
+    return send(command, stream);
+  };
+  return () => failed;
+}
+
+const argsMention = (args: unknown[], text: string) => args.some((a) => String(a).includes(text));
+
+/** The primary model's reply was served, bought from the provider once, and its cost booked once. */
+async function expectPaidOnce(config: Config, result: ReturnType<typeof resultOf>): Promise<void> {
+  expect(result).toMatchObject({ model: 'gpt-4o', degraded: false });
+  expect(server.requests).toHaveLength(1);
+  const ledger = new CostLedger(redisFor(config), config.redis.keyPrefix);
+  expect((await ledger.spent('shop')).dashboard).toBeCloseTo(result.usage.costUsd, 8);
+}
+
+describe('nothing paid twice', () => {
+  it('a retry after an attempt that died once the provider had answered makes no second call', async () => {
+    const config = llmConfig({ PRECIS_LLM_FALLBACK_MODEL: 'none' });
+    const dying = redisFor(config);
+    // Worker A gets its reply, then loses Redis before it can cache it: its attempt fails.
+    failCommands(dying, (name, args) => name === 'set' && argsMention(args, 'llm:cache:'));
+    const a = buildSummarizer(config, dying);
+    await expect(a.summarize(enriched(1000), firstAttempt())).rejects.toThrow(/injected Redis failure/);
+    expect(server.requests).toHaveLength(1);
+
+    // Temporal retries the activity on worker B: it resumes from the kept reply.
+    const b = buildSummarizer(config, redisFor(config));
+    const result = resultOf(await b.summarize(enriched(1000), { ...firstAttempt(), attempt: 2 }));
+    await expectPaidOnce(config, result);
+  });
+
+  it('a Redis error while settling after a paid call retries the bookkeeping, not the call', async () => {
+    const config = llmConfig();
+    const redis = redisFor(config);
+    let answered = false;
+    server.setResponder((request) => {
+      answered = true;
+      return defaultResponder(request);
+    });
+    // The first command the worker sends after the provider answered fails (limiter settle, ledger, or the store).
+    let spent = false;
+    const failures = failCommands(redis, () => {
+      if (!answered || spent) return false;
+      spent = true;
+      return true;
+    });
+    const result = resultOf(await buildSummarizer(config, redis).summarize(enriched(1000), firstAttempt()));
+    expect(failures()).toBe(1);
+    await expectPaidOnce(config, result);
+  });
+
+  it('a leader slower than its single-flight lock keeps it: one provider request for two workers', async () => {
+    const config = llmConfig();
+    const client = createOpenAiClient(config.llm);
+    server.setDefaultFault({ kind: 'delay', ms: 1500 });
+    const produce = async () => {
+      await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+      return { value: 'reply', cacheable: true };
+    };
+    const caches = [redisFor(config), redisFor(config)].map(
+      (redis) => new ReplyCache<string>(redis, config.redis.keyPrefix, 60),
+    );
+    const outcomes = await Promise.all(
+      caches.map(async (cache, i) => {
+        await new Promise((resolve) => setTimeout(resolve, i * 100));
+        // The lock lives 500 ms unless renewed; the call takes 1500 ms.
+        return cache.singleFlight('slow-key', produce, { lockMs: 500, pollMs: 20 });
+      }),
+    );
+    expect(server.requests).toHaveLength(1);
+    expect(outcomes.map((o) => o.shared).sort()).toEqual([false, true]);
+  });
+});
+
+describe('the shared limit counts what reached the provider', () => {
+  const limiterTokens = (redis: Redis, config: Config, endpoint: string) =>
+    redis.get(`${config.redis.keyPrefix}llm:limit:${endpoint}|gpt-4o:total`).then(Number);
+
+  it('keeps the reservation of a call the provider answered with 5xx', async () => {
+    const config = llmConfig({ PRECIS_LLM_FALLBACK_MODEL: 'none' });
+    const redis = redisFor(config);
+    server.enqueue({ kind: 'status', status: 503 });
+    const result = resultOf(await buildSummarizer(config, redis).summarize(enriched(1000), lastAttempt()));
+    expect(result.degradedReason).toMatch(/HTTP 503/);
+    expect(server.requests).toHaveLength(1);
+    expect(await limiterTokens(redis, config, server.baseURL)).toBeGreaterThan(config.llm.maxOutputTokens);
+  });
+
+  it('refunds a call that never left (connection refused)', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const endpoint = `http://127.0.0.1:${port}/v1`;
+    const config = llmConfig({ PRECIS_LLM_FALLBACK_MODEL: 'none', PRECIS_LLM_BASE_URL: endpoint });
+    const redis = redisFor(config);
+    const result = resultOf(await buildSummarizer(config, redis).summarize(enriched(1000), lastAttempt()));
+    expect(result.degradedReason).toMatch(/cannot reach the model endpoint/);
+    expect(await limiterTokens(redis, config, endpoint)).toBe(0);
+  });
+});
+
+describe('budgets hold across workers', () => {
+  it('lets at most k of N concurrent calls through a budget that fits k', async () => {
+    const worstCase = worstCaseUsd(enriched(9999));
+    const config = llmConfig({
+      PRECIS_BUDGET_DASHBOARD_DAILY_USD: (worstCase * 3.5).toFixed(6),
+      PRECIS_LLM_FALLBACK_MODEL: 'none',
+      PRECIS_LLM_MAX_OUTPUT_TOKENS: '800',
+    });
+    const [a, b] = twoWorkers(config);
+    server.setDefaultFault({ kind: 'delay', ms: 300 });
+    const outcomes = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).summarize(enriched(1000 + i * 100), lastAttempt())),
+    );
+    expect(server.requests.length).toBeGreaterThanOrEqual(1);
+    expect(server.requests.length).toBeLessThanOrEqual(3);
+    const refused = outcomes.map((o) => resultOf(o).degradedReason).filter((r) => r?.includes('budget'));
+    expect(refused).toHaveLength(8 - server.requests.length);
+  });
+
+  it('refuses to start with a model that has no price, and budgets one priced by the operator', () => {
+    const local = { PRECIS_LLM_MODEL: 'llama3.1:8b', PRECIS_LLM_FALLBACK_MODEL: 'none' };
+    const redis = redisFor(llmConfig());
+    expect(() => buildSummarizer(llmConfig(local), redis)).toThrow(
+      /no price for model "llama3\.1:8b" in config\/prices\.json \(PRECIS_PRICES_FILE\).*PRECIS_PRICE_DEFAULT_INPUT_USD and PRECIS_PRICE_DEFAULT_OUTPUT_USD/,
+    );
+    expect(() =>
+      buildSummarizer(llmConfig({ ...local, PRECIS_PRICE_DEFAULT_INPUT_USD: '0.1' }), redis),
+    ).toThrow(/must be set together/);
+  });
+
+  it('counts an unlisted model at the configured default price', async () => {
+    const config = llmConfig({
+      PRECIS_LLM_MODEL: 'llama3.1:8b',
+      PRECIS_LLM_FALLBACK_MODEL: 'none',
+      PRECIS_PRICE_DEFAULT_INPUT_USD: '1',
+      PRECIS_PRICE_DEFAULT_OUTPUT_USD: '2',
+    });
+    const result = resultOf(
+      await buildSummarizer(config, redisFor(config)).summarize(enriched(1000), lastAttempt()),
+    );
+    expect(result.model).toBe('llama3.1:8b');
+    expect(result.usage.costUsd).toBeCloseTo(
+      (result.usage.promptTokens * 1 + result.usage.completionTokens * 2) / 1e6,
+      8,
+    );
+  });
+});
+
+describe('the reply cache key', () => {
+  it('misses when the prompt file was edited or the endpoint changed', async () => {
+    const config = llmConfig();
+    expect(
+      resultOf(await buildSummarizer(config, redisFor(config)).summarize(enriched(1000), lastAttempt())),
+    ).toMatchObject({ cacheOutcome: 'miss' });
+    expect(
+      resultOf(await buildSummarizer(config, redisFor(config)).summarize(enriched(1000), lastAttempt())),
+    ).toMatchObject({ cacheOutcome: 'hit' });
+
+    const edited = mkdtempSync(join(tmpdir(), 'precis-prompts-'));
+    const original = readFileSync(join('prompts', 'summary-v1.md'), 'utf8');
+    writeFileSync(join(edited, 'summary-v1.md'), `${original}\nNever mention weekends.\n`);
+    const withEdit = { ...config, llm: { ...config.llm, promptsDir: edited } };
+    expect(
+      resultOf(await buildSummarizer(withEdit, redisFor(config)).summarize(enriched(1000), lastAttempt())),
+    ).toMatchObject({ cacheOutcome: 'miss' });
+    expect(server.requests).toHaveLength(2);
+
+    const other = await startOpenAiServer();
+    try {
+      const elsewhere = { ...config, llm: { ...config.llm, baseUrl: other.baseURL } };
+      expect(
+        resultOf(await buildSummarizer(elsewhere, redisFor(config)).summarize(enriched(1000), lastAttempt())),
+      ).toMatchObject({ cacheOutcome: 'miss' });
+      expect(other.requests).toHaveLength(1);
+    } finally {
+      await other.close();
+    }
+  });
+});

@@ -168,6 +168,8 @@ describe('spend decisions', () => {
     const parts = {
       inputHash: 'h',
       promptVersion: 'p1',
+      promptHash: 'c1',
+      endpoint: 'https://api.openai.com/v1',
       outputSchemaVersion: 's1',
       model: 'gpt-4o',
       temperature: 0.2,
@@ -178,6 +180,9 @@ describe('spend decisions', () => {
     for (const change of [
       { inputHash: 'x' },
       { promptVersion: 'p2' },
+      { promptHash: 'c2' },
+      { endpoint: 'http://127.0.0.1:8000/v1' },
+      { outputSchemaVersion: 's2' },
       { model: 'gpt-4o-mini' },
       { temperature: 0.3 },
       { maxOutputTokens: 900 },
