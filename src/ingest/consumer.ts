@@ -116,7 +116,7 @@ export class IngestConsumer {
   };
   /**
    * Settles when the consumer stops: resolves after `stop()`, rejects when it stopped by itself (a fatal Temporal
-   * refusal, a kafkajs crash without restart, a stop nobody asked for). The process exits non-zero on a rejection.
+   * refusal, a kafkajs crash without restart). The process exits non-zero on a rejection.
    */
   readonly closed: Promise<void>;
   private settleClosed!: { resolve: () => void; reject: (error: Error) => void };
@@ -168,9 +168,9 @@ export class IngestConsumer {
         }),
       );
     });
+    // kafkajs stops the consumer on every crash, before it says whether it restarts: only CRASH decides.
     this.consumer.on(events.STOP, () => {
       this.inGroup = false;
-      if (!this.stopping) this.fail(new Error('Kafka consumer stopped unexpectedly'));
     });
   }
 
