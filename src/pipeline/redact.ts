@@ -95,3 +95,13 @@ export function sanitizeText(
     truncated,
   };
 }
+
+/**
+ * A short, PII-free rendering of a value a source sent where it should not have, for error messages. Those travel
+ * far: into Temporal's history and worker logs, into a summary's missing widgets and from there to the model.
+ */
+export function previewValue(value: unknown, maxLength = 60): string {
+  const text = value instanceof Date ? value.toISOString() : (JSON.stringify(value) ?? String(value));
+  const redacted = redactPii(text, emptyRedactionCounts());
+  return redacted.length > maxLength ? `${redacted.slice(0, maxLength - 3)}...` : redacted;
+}
