@@ -23,6 +23,7 @@ import { dashboardWorkflowId, signalDashboard } from '../../src/ingest/starter';
 import { SummaryStore } from '../../src/store/summaries';
 import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
 import { deleteKeysWithPrefix } from '../support/redis';
+import { summaryDraft } from '../support/summaries';
 
 const readKey = `pk_${randomBytes(24).toString('base64url')}`;
 const refreshKey = `pk_${randomBytes(24).toString('base64url')}`;
@@ -71,26 +72,16 @@ const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 const LONG_AGO = new Date(Date.now() - 3 * 3_600_000).toISOString();
 
 function draft(dashboardId: string, overrides: Partial<SummaryDraft> = {}): SummaryDraft {
-  return {
-    dashboardId,
-    generatedAt: new Date().toISOString(),
+  return summaryDraft(dashboardId, {
     dataAsOf: '2026-11-28T09:00:00.000Z',
     headline: 'Checkout service health: p99 latency rose 12.0%.',
     insights: [{ widgetIds: ['p99-latency'], severity: 'warning', text: 'p99 latency rose 12.0%.' }],
-    anomalies: [],
-    recommendations: [],
-    missingWidgets: [],
-    model: 'precis-local-extractive-v1',
-    degraded: false,
-    degradedReason: null,
     usage: { promptTokens: 120, completionTokens: 40, costUsd: 0.0012 },
-    cacheOutcome: 'none',
     inputHash: 'abc',
-    eventIds: ['e1'],
     workflowId: `${config.temporal.workflowIdPrefix}${dashboardId}`,
     runId: 'run-1',
     ...overrides,
-  };
+  });
 }
 
 async function put(dashboardId: string, overrides: Partial<SummaryDraft> = {}): Promise<number> {

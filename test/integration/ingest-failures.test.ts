@@ -9,9 +9,9 @@
  *   and nothing is lost.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -28,9 +28,9 @@ import { EventDeduper } from '../../src/ingest/dedupe';
 import { createIngestMetrics, serveMetrics } from '../../src/ingest/metrics';
 import { dashboardWorkflowId } from '../../src/ingest/starter';
 import { BlobStore } from '../../src/store/blobs';
-import { deleteRunTopics, eventually } from '../support/config';
+import { deleteRunTopics, eventually, isolatedEnv } from '../support/config';
+import { freePort, Relay } from '../support/net';
 import { deleteKeysWithPrefix } from '../support/redis';
-import { Relay } from '../support/relay';
 
 const logger = pino({ level: 'silent' });
 const ROOT = join(__dirname, '..', '..');
@@ -55,24 +55,9 @@ afterEach(async () => {
 
 afterAll(() => rmSync(dashboardsDir, { recursive: true, force: true }));
 
-/** The environment of one test's run: every shared name unique (as isolatedConfig), usable by a child process. */
+/** The environment of one test's run (every shared name unique), usable by a child process too. */
 function runEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const runId = `t${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  return {
-    PRECIS_TOPIC_EVENTS: `${runId}.dashboard.events`,
-    PRECIS_TOPIC_DLQ: `${runId}.dashboard.events.dlq`,
-    PRECIS_TOPIC_SUMMARIES: `${runId}.dashboard.summaries`,
-    PRECIS_TOPIC_PARTITIONS: '1',
-    PRECIS_KAFKA_GROUP_ID: `${runId}-ingest`,
-    PRECIS_REDIS_PREFIX: `precis-test:${runId}:`,
-    PRECIS_TASK_QUEUE: `${runId}-pipeline`,
-    PRECIS_LLM_TASK_QUEUE: `${runId}-llm`,
-    PRECIS_INGEST_METRICS_PORT: '0',
-    PRECIS_WORKFLOW_ID_PREFIX: `${runId}-dashboard-`,
-    PRECIS_LOG_LEVEL: 'warn',
-    PRECIS_DASHBOARDS_DIR: dashboardsDir,
-    ...extra,
-  };
+  return isolatedEnv({ PRECIS_TOPIC_PARTITIONS: '1', PRECIS_DASHBOARDS_DIR: dashboardsDir, ...extra }).env;
 }
 
 interface Run {
@@ -152,17 +137,6 @@ async function handoversReceived(client: Client, config: Config): Promise<Events
   return (history.events ?? []).flatMap((e) => {
     const payload = e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0];
     return payload ? [defaultPayloadConverter.fromPayload<EventsHandover>(payload)] : [];
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }
 

@@ -24,8 +24,8 @@ import { SummaryStore } from '../../src/store/summaries';
 import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
 import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
+import { Relay } from '../support/net';
 import { deleteKeysWithPrefix } from '../support/redis';
-import { Relay } from '../support/relay';
 
 const DASHBOARDS = Array.from({ length: 20 }, (_, i) => `d${String(i).padStart(2, '0')}`);
 const logger = pino({ level: 'silent' });

@@ -17,6 +17,7 @@ import { createKafka, createRedis, ensureTopics } from '../../src/clients';
 import { SummaryStore } from '../../src/store/summaries';
 import { deleteRunTopics, isolatedConfig } from '../support/config';
 import { deleteKeysWithPrefix } from '../support/redis';
+import { summaryDraft } from '../support/summaries';
 
 const key = `pk_${randomBytes(24).toString('base64url')}`;
 const config = isolatedConfig({
@@ -40,28 +41,7 @@ beforeAll(async () => {
   resources = createApiDeps(config, logger);
   app = buildApp(resources.deps);
   await app.ready();
-  await new SummaryStore(redis, config.redis.keyPrefix, 10).put(
-    {
-      dashboardId: 'sre-checkout',
-      generatedAt: new Date().toISOString(),
-      dataAsOf: new Date().toISOString(),
-      headline: 'Checkout is healthy.',
-      insights: [],
-      anomalies: [],
-      recommendations: [],
-      missingWidgets: [],
-      model: 'm',
-      degraded: false,
-      degradedReason: null,
-      usage: { promptTokens: 0, completionTokens: 0, costUsd: 0 },
-      cacheOutcome: 'none',
-      inputHash: 'h',
-      eventIds: [],
-      workflowId: 'wf',
-      runId: 'run',
-    },
-    randomUUID(),
-  );
+  await new SummaryStore(redis, config.redis.keyPrefix, 10).put(summaryDraft('sre-checkout'), randomUUID());
 });
 
 afterAll(async () => {

@@ -7,7 +7,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type AddressInfo, createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -16,10 +15,11 @@ import { buildApp } from '../../api/app';
 import { apiKeyDigest } from '../../api/auth';
 import { type ApiResources, createApiDeps } from '../../api/deps';
 import type { Config } from '../../src/config';
-import type { SummaryDraft } from '../../src/domain/summary';
 import { SummaryStore } from '../../src/store/summaries';
 import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
+import { freePort } from '../support/net';
 import { deleteKeysWithPrefix } from '../support/redis';
+import { summaryDraft } from '../support/summaries';
 
 const key = `pk_${randomBytes(24).toString('base64url')}`;
 const KEYS = JSON.stringify([{ id: 'all', sha256: apiKeyDigest(key), scopes: ['read', 'refresh'] }]);
@@ -53,27 +53,7 @@ afterAll(async () => {
   }
 });
 
-function draft(dashboardId: string): SummaryDraft {
-  return {
-    dashboardId,
-    generatedAt: new Date().toISOString(),
-    dataAsOf: new Date().toISOString(),
-    headline: 'Checkout is healthy.',
-    insights: [{ widgetIds: ['p99-latency'], severity: 'info', text: 'p99 latency is flat.' }],
-    anomalies: [],
-    recommendations: [],
-    missingWidgets: [],
-    model: 'precis-local-extractive-v1',
-    degraded: false,
-    degradedReason: null,
-    usage: { promptTokens: 0, completionTokens: 0, costUsd: 0 },
-    cacheOutcome: 'none',
-    inputHash: 'h',
-    eventIds: ['e1'],
-    workflowId: 'wf',
-    runId: 'run',
-  };
-}
+const draft = (dashboardId: string) => summaryDraft(dashboardId);
 
 describe('stored summaries the current schema does not accept', () => {
   const config = isolatedConfig({ PRECIS_API_KEYS: KEYS, PRECIS_API_SUMMARY_CACHE_MS: '0' });
@@ -199,17 +179,6 @@ describe('stored summaries the current schema does not accept', () => {
     expect(text).toMatch(/id: 3\nevent: summary\ndata: \{.*"degraded":true/);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('with Redis gone', () => {
   let server: ChildProcess;

@@ -41,3 +41,15 @@ export class Relay {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
+
+/** A TCP port nothing listens on right now, for a server a test starts itself. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
