@@ -7,6 +7,7 @@ import type { EventsHandover, PendingEvent } from '../domain/event';
 import { NEWEST_EVENT_IDS } from '../domain/limits';
 import type { DashboardRegistry } from '../domain/registry';
 import type { Logger } from '../log';
+import { emptyRedactionCounts, redactPii } from '../pipeline/redact';
 import { inlineDataOf } from '../sources/inline-data';
 import type { BlobStore } from '../store/blobs';
 import type { EventDeduper } from './dedupe';
@@ -414,8 +415,11 @@ export class IngestConsumer {
       })),
     });
     this.stats.deadLettered += deadLetters.length;
+    // The reason may quote the message (a JSON parse error does, so does a key mismatch): logged redacted. The
+    // dead letter itself keeps the original bytes and reason, in the operator's own Kafka.
     for (const { message, reason } of deadLetters) {
-      this.deps.logger.warn({ partition, offset: message.offset, reason }, 'event dead-lettered');
+      const logged = redactPii(reason, emptyRedactionCounts());
+      this.deps.logger.warn({ partition, offset: message.offset, reason: logged }, 'event dead-lettered');
     }
   }
 }

@@ -12,8 +12,9 @@ export const emptyRedactionCounts = (): RedactionCounts => ({ emails: 0, cards: 
 
 // The local part may use every character RFC 5322 allows unquoted.
 const EMAIL = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
-// An address the length cap of a text cut off ("john@exa…"): no longer whole, still someone's.
-const EMAIL_CUT = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]*…/g;
+// An address a length cap cut off: ours ("john@exa…") or a quoting error message's ("john@e"...): no longer whole,
+// still someone's.
+const EMAIL_CUT = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]*?(?:…|"?\.\.\.)/g;
 // 13–19 digits, optionally grouped by single spaces or dashes; kept only when the Luhn check passes. Bounded by
 // non-digits rather than word boundaries: sources glue numbers to labels ("card4111…", "cc_4111…").
 const CARD_CANDIDATE = /(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)/g;
