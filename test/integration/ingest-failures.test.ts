@@ -140,6 +140,20 @@ async function handoversReceived(client: Client, config: Config): Promise<Events
   });
 }
 
+/** Waits until the batch of `events` is committed, then checks that the workflow received every one of them. */
+async function allHandedOver(
+  run: Run,
+  client: Client,
+  events: { eventId: string }[],
+): Promise<EventsHandover[]> {
+  await eventually('the batch committed', async () =>
+    (await committedOffset(run)) === events.length ? true : undefined,
+  );
+  const received = await handoversReceived(client, run.config);
+  expect(received.flatMap((h) => h.eventIds).sort()).toEqual(events.map((e) => e.eventId).sort());
+  return received;
+}
+
 function exitOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) resolve(child.exitCode);
@@ -193,11 +207,7 @@ describe('ingest under refusals', () => {
     const consumer = consumerOf(run, client);
     await consumer.start();
 
-    await eventually('the batch committed', async () =>
-      (await committedOffset(run)) === 12 ? true : undefined,
-    );
-    const received = await handoversReceived(client, run.config);
-    expect(received.flatMap((h) => h.eventIds).sort()).toEqual(events.map((e) => e.eventId).sort());
+    const received = await allHandedOver(run, client, events);
     expect(received.reduce((sum, h) => sum + h.count, 0)).toBe(12);
     expect(consumer.stats.deadLettered).toBe(0);
     expect(consumer.stats.splitHandovers).toBeGreaterThan(0);
@@ -300,11 +310,7 @@ describe('ingest under refusals', () => {
     const client = new Client({ connection: direct, namespace });
     const second = consumerOf(run, client);
     await second.start();
-    await eventually('the batch committed', async () =>
-      (await committedOffset(run)) === 3 ? true : undefined,
-    );
-    const received = await handoversReceived(client, run.config);
-    expect(received.flatMap((h) => h.eventIds).sort()).toEqual(events.map((e) => e.eventId).sort());
+    await allHandedOver(run, client, events);
     await client.workflow.getHandle(dashboardWorkflowId(run.config, 'f1')).terminate('test over');
   });
 });
