@@ -151,7 +151,8 @@ async function injectable<T>(send: () => Promise<T>): Promise<T> {
   try {
     return await send();
   } catch (error) {
-    if (error instanceof TypeError && /Invalid URL/.test(error.message)) fc.pre(false);
+    // Node's own TypeError (another realm than the test's): recognised by its code.
+    if ((error as { code?: unknown }).code === 'ERR_INVALID_URL') fc.pre(false);
     throw error;
   }
 }
@@ -200,6 +201,8 @@ describe('API inputs under fuzzing', () => {
       }),
       {
         numRuns: 3000,
+        // A URL light-my-request cannot write: skipped, not failed.
+        examples: [['GET', '/\\', '', {}, undefined]],
       },
     );
     expect(errors).toEqual([]);
