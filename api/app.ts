@@ -17,7 +17,8 @@ import { registerWorkflowRoutes } from './routes/workflows';
 import { assertAuthConfigured, registerSecurity } from './security';
 import { SummaryStreams } from './streams';
 import { SummaryFeed } from './summary-feed';
-import { renderSettings } from './summary-render';
+import { boundedReads } from './summary-reads';
+import { logUnreadableOnce, renderSettings } from './summary-render';
 import { SummaryViews } from './summary-views';
 import { DependencyTimeoutError, withTimeout } from './timeout';
 import { boundedTemporalCall } from './workflow-status';
@@ -79,10 +80,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   const metrics = new ApiMetrics();
-  const render = renderSettings(config);
-  const views = new SummaryViews(deps.store, render, config.api.summaryCacheMs);
+  const render = { ...renderSettings(config), onUnreadable: logUnreadableOnce(deps.logger) };
+  const timeoutMs = config.api.dependencyTimeoutMs;
+  const reads = boundedReads(deps.store, timeoutMs);
+  const views = new SummaryViews(reads, render, config.api.summaryCacheMs);
   const streams = new SummaryStreams(
-    deps.store,
+    reads,
     views,
     render,
     {
@@ -96,7 +99,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const feed = new SummaryFeed(deps.subscriber, deps.store, deps.registry, deps.logger);
   feed.add({ summary: (dashboardId) => views.evict(dashboardId), resync: () => views.clear() });
   feed.add(streams);
-  const timeoutMs = config.api.dependencyTimeoutMs;
   const context: ApiContext = {
     deps,
     operations: new Map(
@@ -105,6 +107,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       ),
     ),
     render,
+    reads,
     views,
     streams,
     publisher: new RefreshPublisher(deps.producer, config.kafka.eventsTopic, timeoutMs),

@@ -12,6 +12,7 @@ import { fastifyPath, type Operation } from './operations';
 import type { Readiness } from './readiness';
 import type { RefreshPublisher } from './refresh-publisher';
 import type { SummaryStreams } from './streams';
+import type { SummaryReads } from './summary-reads';
 import type { RenderSettings } from './summary-render';
 import type { SummaryViews } from './summary-views';
 
@@ -37,6 +38,8 @@ export interface ApiContext {
   deps: AppDeps;
   operations: ReadonlyMap<string, Operation>;
   render: RenderSettings;
+  /** The store's reads, bounded by the dependency timeout (see boundedReads). */
+  reads: SummaryReads;
   views: SummaryViews;
   streams: SummaryStreams;
   publisher: RefreshPublisher;

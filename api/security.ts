@@ -5,6 +5,7 @@ import { withHook } from './hooks';
 import type { ApiMetrics } from './metrics';
 import { HttpProblem } from './problem';
 import type { RateDecision, RateLimiter } from './rate-limit';
+import { withTimeout } from './timeout';
 
 export class ApiAuthConfigError extends Error {
   override readonly name = 'ApiAuthConfigError';
@@ -68,7 +69,11 @@ export function registerSecurity(
         return done(new HttpProblem(403, 'Forbidden', `this API key lacks the "${scope}" scope`));
       }
       const decision = limiter.take(principal.id);
-      if (decision instanceof Promise) decision.then((settled) => done(admit(reply, settled)), done);
+      if (decision instanceof Promise)
+        withTimeout(decision, config.api.dependencyTimeoutMs, 'Redis').then(
+          (settled) => done(admit(reply, settled)),
+          done,
+        );
       else done(admit(reply, decision));
     };
   // Attached to each route that names a scope when it is registered, so requests do not look their route up.

@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../src/log';
-import { documentVersion, type SummaryStore } from '../src/store/summaries';
+import { documentVersion } from '../src/store/summaries';
 import type { ApiMetrics } from './metrics';
 import type { FeedListener } from './summary-feed';
+import type { SummaryReads } from './summary-reads';
 import { type RenderSettings, renderSummary } from './summary-render';
 import type { SummaryViews } from './summary-views';
 
@@ -42,7 +43,7 @@ export class SummaryStreams implements FeedListener {
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly store: SummaryStore,
+    private readonly store: SummaryReads,
     private readonly views: SummaryViews,
     private readonly render: RenderSettings,
     private readonly settings: StreamSettings,
@@ -87,7 +88,12 @@ export class SummaryStreams implements FeedListener {
     const version = documentVersion(document);
     if (version === undefined) return;
     // A brand-new version: no freshness record applies to it yet.
-    const rendered = renderSummary({ summary: document, freshness: null }, this.render, Date.now());
+    const rendered = renderSummary(
+      { summary: document, freshness: null },
+      this.render,
+      Date.now(),
+      dashboardId,
+    );
     if (rendered === null) return;
     const text = frame(version, rendered.body);
     for (const client of clients) this.deliver(client, version, text);
@@ -126,7 +132,12 @@ export class SummaryStreams implements FeedListener {
       });
       const now = Date.now();
       for (const document of documents.reverse()) {
-        const rendered = renderSummary({ summary: document, freshness: null }, this.render, now);
+        const rendered = renderSummary(
+          { summary: document, freshness: null },
+          this.render,
+          now,
+          client.dashboardId,
+        );
         if (rendered !== null)
           this.write(client, rendered.view.version, frame(rendered.view.version, rendered.body));
       }

@@ -1,4 +1,4 @@
-import type { SummaryStore } from '../src/store/summaries';
+import type { SummaryReads } from './summary-reads';
 import { type RenderedSummary, type RenderSettings, renderSummary } from './summary-render';
 
 interface Entry {
@@ -26,7 +26,7 @@ export class SummaryViews {
   private epoch = 0;
 
   constructor(
-    private readonly store: SummaryStore,
+    private readonly store: SummaryReads,
     private readonly settings: RenderSettings,
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
@@ -98,7 +98,9 @@ export class SummaryViews {
     const epoch = this.epoch;
     const documents = await this.store.latestDocuments(dashboardIds);
     const now = this.now();
-    const rendered = documents.map((docs) => renderSummary(docs, this.settings, now));
+    const rendered = documents.map((docs, index) =>
+      renderSummary(docs, this.settings, now, dashboardIds[index] as string),
+    );
     if (this.ttlMs > 0 && epoch === this.epoch) {
       rendered.forEach((entry, index) => {
         const id = dashboardIds[index];

@@ -27,13 +27,22 @@ export async function buildIngestWorker(config: Config, logger: Logger): Promise
     groupId: config.kafka.groupId,
     topic: config.kafka.eventsTopic,
     stats: () => consumer.stats,
+    ready: () => consumer.ready,
   });
   const metricsServer =
     config.ingest.metricsPort > 0
-      ? await serveMetrics(metrics.registry, config.ingest.metricsHost, config.ingest.metricsPort)
+      ? await serveMetrics(
+          metrics.registry,
+          config.ingest.metricsHost,
+          config.ingest.metricsPort,
+          () => consumer.ready,
+        )
       : null;
   logger.info({ topic: config.kafka.eventsTopic, group: config.kafka.groupId }, 'ingest consumer running');
   return {
+    // A consumer that stopped by itself (fatal Temporal refusal, kafkajs crash) makes the process exit non-zero,
+    // so that its supervisor restarts it instead of it running on, consuming nothing.
+    closed: consumer.closed,
     close: async () => {
       metricsServer?.close();
       await consumer.stop();

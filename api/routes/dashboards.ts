@@ -97,10 +97,10 @@ export function registerDashboardRoutes(app: FastifyInstance, context: ApiContex
     const id = knownDashboard(context, request);
     const { limit, before } = parseInput(historyQuerySchema, request.query, 'query parameter');
     // One more than asked tells whether there is a next page without another round trip.
-    const documents = await deps.store.historyDocuments(id, { limit: limit + 1, before });
+    const documents = await context.reads.historyDocuments(id, { limit: limit + 1, before });
     const summaries = documents
       .slice(0, limit)
-      .map((document) => renderHistoryItem(document, context.render));
+      .map((document) => renderHistoryItem(document, context.render, id));
     const next = documents.length > limit ? (summaries.at(-1)?.version ?? null) : null;
     return {
       dashboardId: id,

@@ -19,6 +19,9 @@ export function registerStreamRoutes(app: FastifyInstance, context: ApiContext):
         retryAfterSeconds: STREAMS_FULL_RETRY_S,
       });
     }
+    // Read before the stream answers 200: with Redis gone this is a 503 with Retry-After, not a stream that ends
+    // at once (the catch-up then finds it cached).
+    await context.views.get(id);
     // From here on the stream owns the socket; headers set so far (CORS, rate limit) go out with its head.
     reply.hijack();
     await context.streams.open(id, reply.raw, reply.getHeaders(), lastEventId);

@@ -50,3 +50,99 @@ export type Summary = z.infer<typeof summarySchema>;
 
 /** A summary before the store assigns its version. */
 export type SummaryDraft = Omit<Summary, 'version'>;
+
+/**
+ * What summaries written by an older precis lack, filled in on read: these fields were added later, and their
+ * absence says nothing bad about the summary (a migration, not a degradation).
+ */
+const ADDED_LATER: Partial<Summary> = {
+  anomalies: [],
+  recommendations: [],
+  missingWidgets: [],
+  degradedReason: null,
+  cacheOutcome: 'none',
+  inputHash: '',
+  eventIds: [],
+};
+
+/** What a field that cannot be read is shown as; the summary is then labelled degraded, naming the fields. */
+const UNREADABLE: Omit<Summary, 'dashboardId' | 'version'> = {
+  generatedAt: '',
+  dataAsOf: '',
+  headline: 'Summary unavailable: it was stored in a form this version of precis cannot read',
+  insights: [],
+  anomalies: [],
+  recommendations: [],
+  missingWidgets: [],
+  model: 'unknown',
+  degraded: true,
+  degradedReason: 'stored summary unreadable',
+  usage: { promptTokens: 0, completionTokens: 0, costUsd: 0 },
+  cacheOutcome: 'none',
+  inputHash: '',
+  eventIds: [],
+  workflowId: '',
+  runId: '',
+};
+
+export interface ReadSummary {
+  summary: Summary;
+  /** Fields (or list items, as `insights[2]`) that could not be read and were replaced; empty when all was read. */
+  unreadable: string[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Reads a stored summary of any shape without failing: what this version's schema accepts is kept, fields added
+ * since the summary was written are filled in, list items that cannot be read are dropped, and any other field that
+ * cannot be read is replaced and named in `unreadable`, with the summary labelled degraded. A schema change thus
+ * costs old summaries a label, never every read of their dashboard.
+ */
+export function readSummary(value: unknown, known: { dashboardId: string; version: number }): ReadSummary {
+  const strict = summarySchema.safeParse(value);
+  if (strict.success) return { summary: strict.data, unreadable: [] };
+  const raw = isRecord(value) ? value : {};
+  const unreadable: string[] = [];
+  const read: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(summarySchema.shape)) {
+    const field = raw[key];
+    const parsed = schema.safeParse(field);
+    if (parsed.success) {
+      read[key] = parsed.data;
+      continue;
+    }
+    if (schema instanceof z.ZodArray && Array.isArray(field)) {
+      const items = field.filter((item) => schema.element.safeParse(item).success);
+      field.forEach((item, index) => {
+        if (!schema.element.safeParse(item).success) unreadable.push(`${key}[${index}]`);
+      });
+      read[key] = items;
+      continue;
+    }
+    if (field === undefined && key in ADDED_LATER) {
+      read[key] = ADDED_LATER[key as keyof Summary];
+      continue;
+    }
+    if (key === 'dashboardId' || key === 'version') {
+      read[key] = known[key];
+      if (field !== undefined && field !== known[key]) unreadable.push(key);
+      continue;
+    }
+    read[key] = UNREADABLE[key as keyof typeof UNREADABLE];
+    unreadable.push(key);
+  }
+  if (unreadable.length > 0) {
+    read.degraded = true;
+    read.degradedReason = `stored summary partly unreadable (${unreadable.join(', ')})`;
+  }
+  // Every value above passed its field's schema or is a default that does; parse makes the type say so.
+  const summary = summarySchema.safeParse(read);
+  if (summary.success) return { summary: summary.data, unreadable };
+  return {
+    summary: { ...UNREADABLE, dashboardId: known.dashboardId, version: known.version },
+    unreadable: ['(document)'],
+  };
+}

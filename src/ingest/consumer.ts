@@ -1,4 +1,4 @@
-import { type Client, isGrpcServiceError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { createProducer } from '../clients';
 import type { Config } from '../config';
@@ -7,11 +7,12 @@ import type { EventsHandover, PendingEvent } from '../domain/event';
 import { NEWEST_EVENT_IDS } from '../domain/limits';
 import type { DashboardRegistry } from '../domain/registry';
 import type { Logger } from '../log';
+import { emptyRedactionCounts, redactPii } from '../pipeline/redact';
 import { inlineDataOf } from '../sources/inline-data';
 import type { BlobStore } from '../store/blobs';
 import type { EventDeduper } from './dedupe';
 import { parseEventMessage } from './parse';
-import { handOver } from './starter';
+import { HandOverError, handOver } from './starter';
 
 export interface IngestDeps {
   kafka: Kafka;
@@ -43,15 +44,31 @@ export interface IngestStats {
   /** Signal-with-start calls Temporal accepted: consumed ÷ this is the first-level coalescing ratio. */
   temporalCalls: number;
   temporalFailures: number;
+  /** Hand-overs Temporal found too large, split in two. */
+  splitHandovers: number;
   pausedPartitions: number;
+}
+
+/** One valid event of the batch and the Kafka message it came in (its position, and what a dead letter keeps). */
+interface Entry {
+  event: PendingEvent;
+  message: KafkaMessage;
 }
 
 interface Handover {
   dashboard: Dashboard;
-  events: PendingEvent[];
-  messages: KafkaMessage[];
+  entries: Entry[];
   /** What the workflow gets; built once, so that a retried hand-over is the same signal. */
   signal?: EventsHandover;
+  /** Set when Temporal found the signal too large: the older and the newer half, handed over in that order. */
+  parts?: [Handover, Handover];
+  /** Accepted by Temporal, or dead-lettered: a retry of the batch leaves it alone. */
+  settled?: boolean;
+}
+
+interface DeadLetter {
+  message: KafkaMessage;
+  reason: string;
 }
 
 /**
@@ -60,22 +77,29 @@ interface Handover {
  */
 const PARTITIONS_IN_FLIGHT = 12;
 
-class ConsumerStopping extends Error {
-  override readonly name = 'ConsumerStopping';
-}
-
-/** gRPC INVALID_ARGUMENT: Temporal will never accept this call, so retrying it would block the partition forever. */
-function isPermanentTemporalError(error: unknown): boolean {
-  const candidates = [error, error instanceof Error ? error.cause : undefined];
-  return candidates.some((e) => isGrpcServiceError(e) && e.code === 3);
+/**
+ * Thrown out of a batch to leave it uncommitted. `retriable` tells kafkajs whether to run the batch again (a
+ * consumer that is stopping finds nothing to run) or to give up at once (the consumer failed for good).
+ */
+class BatchAbandoned extends Error {
+  override readonly name = 'BatchAbandoned';
+  constructor(
+    message: string,
+    readonly retriable: boolean,
+  ) {
+    super(message);
+  }
 }
 
 /**
  * Consumes `dashboard.events`: validates each message, dead-letters what is unusable, drops redeliveries, and
  * hands the rest to the dashboards' workflows, one Temporal call per dashboard per Kafka batch. Offsets are
- * committed only after the dead letters were written and Temporal accepted every signal. While Temporal is
- * unreachable the partition is paused and the hand-over retried with backoff; nothing is committed, so nothing is
- * lost, and a crash anywhere replays instead.
+ * committed (explicitly: auto-commit is off) only after the dead letters were written and Temporal accepted every
+ * signal. What Temporal refuses is handled by what the refusal means (see HandOverRefusal): while Temporal is
+ * unreachable or rate limiting, the partition is paused and the hand-over retried with capped backoff, nothing
+ * committed; a signal too large is split; events Temporal will never take are dead-lettered with its reason; and a
+ * refusal no retry can cure (unknown namespace, no permission) stops the consumer and rejects `closed`, so the
+ * process exits non-zero instead of spinning in silence. A kafkajs crash it will not recover from does the same.
  */
 export class IngestConsumer {
   private readonly consumer: Consumer;
@@ -88,8 +112,18 @@ export class IngestConsumer {
     duplicates: 0,
     temporalCalls: 0,
     temporalFailures: 0,
+    splitHandovers: 0,
     pausedPartitions: 0,
   };
+  /**
+   * Settles when the consumer stops: resolves after `stop()`, rejects when it stopped by itself (a fatal Temporal
+   * refusal, a kafkajs crash without restart). The process exits non-zero on a rejection.
+   */
+  readonly closed: Promise<void>;
+  private settleClosed!: { resolve: () => void; reject: (error: Error) => void };
+  private inGroup = false;
+  private failure: Error | null = null;
+  private stopping = false;
 
   constructor(private readonly deps: IngestDeps) {
     this.consumer = deps.kafka.consumer({
@@ -104,6 +138,49 @@ export class IngestConsumer {
     });
     this.producer = createProducer(deps.kafka);
     this.backoff = deps.backoff ?? { initialMs: 250, maxMs: 15_000 };
+    this.closed = new Promise<void>((resolve, reject) => {
+      this.settleClosed = { resolve, reject };
+    });
+    // Whoever builds the consumer may not watch `closed` (tests): a rejection is reported through it, not as an
+    // unhandled rejection.
+    this.closed.catch(() => undefined);
+    this.watchConsumer();
+  }
+
+  /** In the group and not failed: the process's readiness. */
+  get ready(): boolean {
+    return this.inGroup && this.failure === null;
+  }
+
+  private watchConsumer(): void {
+    const { events } = this.consumer;
+    this.consumer.on(events.GROUP_JOIN, () => {
+      this.inGroup = true;
+    });
+    this.consumer.on(events.CRASH, ({ payload }) => {
+      this.inGroup = false;
+      if (payload.restart) {
+        this.deps.logger.warn({ err: payload.error }, 'Kafka consumer crashed: kafkajs restarts it');
+        return;
+      }
+      this.fail(
+        new Error(`Kafka consumer crashed and will not restart: ${payload.error.message}`, {
+          cause: payload.error,
+        }),
+      );
+    });
+    // kafkajs stops the consumer on every crash, before it says whether it restarts: only CRASH decides.
+    this.consumer.on(events.STOP, () => {
+      this.inGroup = false;
+    });
+  }
+
+  /** Stops for good, and says why through `closed` (the process then exits non-zero). */
+  private fail(error: Error): void {
+    if (this.failure || this.stopping) return;
+    this.failure = error;
+    this.deps.logger.fatal({ err: error }, 'ingest consumer failed');
+    this.settleClosed.reject(error);
   }
 
   async start(): Promise<void> {
@@ -112,23 +189,28 @@ export class IngestConsumer {
     await this.consumer.subscribe({ topic: this.deps.config.kafka.eventsTopic, fromBeginning: true });
     await this.consumer.run({
       eachBatchAutoResolve: false,
-      autoCommit: true,
+      // Offsets are committed by handleBatch alone, after Temporal's acknowledgement: kafkajs's auto-commit would
+      // also commit on errors and rebalances, which is right only as long as nothing resolves offsets early.
+      autoCommit: false,
       // Partitions are independent (order matters only within one): let a paused one not hold up the others.
       partitionsConsumedConcurrently: PARTITIONS_IN_FLIGHT,
       eachBatch: (payload) => this.handleBatch(payload),
     });
   }
 
-  /** Stops fetching, lets the batches in flight finish (or give up without committing), commits, disconnects. */
+  /** Stops fetching, lets the batches in flight finish (or give up without committing), disconnects. */
   async stop(): Promise<void> {
+    this.stopping = this.failure === null;
     await this.consumer.disconnect();
     await this.producer.disconnect();
+    this.settleClosed.resolve();
   }
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, commitOffsetsIfNecessary, heartbeat } = payload;
     const { config, registry, logger } = this.deps;
-    const deadLetters: { message: KafkaMessage; reason: string }[] = [];
+    if (this.failure) throw new BatchAbandoned(`consumer failed: ${this.failure.message}`, false);
+    const deadLetters: DeadLetter[] = [];
     const byDashboard = new Map<string, Handover>();
 
     for (const message of batch.messages) {
@@ -139,19 +221,27 @@ export class IngestConsumer {
       }
       const { eventId, occurredAt, payload: inline, dashboardId } = outcome.event;
       const dashboard = registry.get(dashboardId) as Dashboard;
-      const handover = byDashboard.get(dashboardId) ?? { dashboard, events: [], messages: [] };
-      handover.events.push(inline ? { eventId, occurredAt, payload: inline } : { eventId, occurredAt });
-      handover.messages.push(message);
+      const handover = byDashboard.get(dashboardId) ?? { dashboard, entries: [] };
+      handover.entries.push({
+        event: inline ? { eventId, occurredAt, payload: inline } : { eventId, occurredAt },
+        message,
+      });
       byDashboard.set(dashboardId, handover);
     }
 
     await this.dropDuplicates(byDashboard);
-    await this.handOver(payload, byDashboard, deadLetters);
+    await this.handOver(payload, [...byDashboard.values()], deadLetters);
     await this.deadLetter(batch.topic, batch.partition, deadLetters);
 
     const last = batch.messages.at(-1);
-    if (last) resolveOffset(last.offset);
-    await commitOffsetsIfNecessary();
+    if (last) {
+      resolveOffset(last.offset);
+      // The next offset to read: everything up to `last` was handed over or dead-lettered.
+      const next = (BigInt(last.offset) + 1n).toString();
+      await commitOffsetsIfNecessary({
+        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }],
+      });
+    }
     await heartbeat();
     this.stats.batches++;
     this.stats.consumed += batch.messages.length;
@@ -166,73 +256,64 @@ export class IngestConsumer {
     );
   }
 
-  /** Events already handed over (redeliveries) are dropped; duplicates within the batch too. */
+  /** Events already handed over (redeliveries) are dropped; duplicates within the batch too (the first stays). */
   private async dropDuplicates(byDashboard: Map<string, Handover>): Promise<void> {
-    const ids = [...byDashboard.values()].flatMap((h) => h.events.map((e) => e.eventId));
+    const ids = [...byDashboard.values()].flatMap((h) => h.entries.map((e) => e.event.eventId));
     const seen = await this.deps.deduper.seen(ids);
     for (const [dashboardId, handover] of byDashboard) {
-      const unique = new Map<string, PendingEvent>();
-      for (const event of handover.events) if (!seen.has(event.eventId)) unique.set(event.eventId, event);
-      this.stats.duplicates += handover.events.length - unique.size;
+      const unique = new Map<string, Entry>();
+      for (const entry of handover.entries)
+        if (!seen.has(entry.event.eventId) && !unique.has(entry.event.eventId))
+          unique.set(entry.event.eventId, entry);
+      this.stats.duplicates += handover.entries.length - unique.size;
       if (unique.size === 0) byDashboard.delete(dashboardId);
-      else handover.events = [...unique.values()];
+      else handover.entries = [...unique.values()];
     }
   }
 
   /**
    * One signal-with-start per dashboard. While Temporal does not answer, the partition is paused (no more
-   * fetching) and the hand-over retried with capped, jittered backoff; the group heartbeat keeps the partition.
+   * fetching) and what is still missing retried with capped, jittered backoff; the group heartbeat keeps the
+   * partition. A fatal refusal abandons the batch, uncommitted, and fails the consumer.
    */
   private async handOver(
     { batch, heartbeat, pause, isRunning, isStale }: EachBatchPayload,
-    byDashboard: Map<string, Handover>,
-    deadLetters: { message: KafkaMessage; reason: string }[],
+    handovers: Handover[],
+    deadLetters: DeadLetter[],
   ): Promise<void> {
-    // Only what is still missing is retried: accepted dashboards are not signalled twice.
-    const remaining = new Map(byDashboard);
+    let remaining = handovers;
     let delay = this.backoff.initialMs;
     let resume: (() => void) | null = null;
     try {
       for (;;) {
-        const results = await Promise.allSettled(
-          [...remaining.values()].map(async (h) => {
-            h.signal ??= await this.handoverOf(batch.topic, batch.partition, h);
-            await handOver(this.deps.temporal, this.deps.config, h.dashboard, h.signal);
-          }),
-        );
-        const failed: [string, unknown][] = [];
         const accepted: PendingEvent[] = [];
-        [...remaining.entries()].forEach(([dashboardId, handover], i) => {
-          const result = results[i];
-          if (result?.status === 'fulfilled') {
-            this.stats.temporalCalls++;
-            accepted.push(...handover.events);
-          } else if (result?.status === 'rejected') failed.push([dashboardId, result.reason]);
-        });
-        for (const [dashboardId] of remaining)
-          if (!failed.some(([id]) => id === dashboardId)) remaining.delete(dashboardId);
-        for (const [dashboardId, error] of failed) {
-          if (!isPermanentTemporalError(error)) continue;
-          for (const message of remaining.get(dashboardId)?.messages ?? []) {
-            deadLetters.push({ message, reason: `Temporal refused the event: ${(error as Error).message}` });
-          }
-          remaining.delete(dashboardId);
-        }
+        const results = await Promise.allSettled(
+          remaining.map((h) => this.deliver(batch.topic, batch.partition, h, accepted, deadLetters)),
+        );
         await this.deps.deduper.remember(accepted.map((e) => e.eventId));
-        if (remaining.size === 0) return;
+        const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+        const fatal = errors.find((e) => e instanceof HandOverError && e.refusal === 'fatal');
+        if (fatal) {
+          this.fail(fatal as HandOverError);
+          // Stopping waits for this batch, so it is not awaited here; the batch ends below, uncommitted.
+          void this.consumer.stop().catch(() => undefined);
+          throw new BatchAbandoned(`batch left uncommitted: ${(fatal as Error).message}`, false);
+        }
+        remaining = remaining.filter((h) => !h.settled);
+        if (remaining.length === 0) return;
 
-        this.stats.temporalFailures += remaining.size;
+        this.stats.temporalFailures += remaining.length;
         if (!resume) {
           resume = pause();
           this.stats.pausedPartitions++;
           this.deps.logger.warn(
-            { partition: batch.partition, dashboards: remaining.size, error: String(failed[0]?.[1]) },
-            'Temporal unreachable: partition paused, retrying',
+            { partition: batch.partition, dashboards: remaining.length, error: String(errors[0]) },
+            'Temporal unavailable: partition paused, retrying',
           );
         }
         await heartbeat();
         if (!isRunning() || isStale())
-          throw new ConsumerStopping('consumer stopping: batch left uncommitted');
+          throw new BatchAbandoned('consumer stopping: batch left uncommitted', true);
         await new Promise((resolve) => setTimeout(resolve, delay * (0.8 + Math.random() * 0.4)));
         delay = Math.min(delay * 2, this.backoff.maxMs);
       }
@@ -246,11 +327,57 @@ export class IngestConsumer {
   }
 
   /**
+   * Hands one dashboard's events over. Too large for Temporal: split in halves, handed over older half first, down
+   * to single events; an event Temporal refuses alone, or rejects for good, is dead-lettered with Temporal's reason.
+   * Transient and fatal refusals are thrown for the caller; what was settled stays settled across its retries.
+   */
+  private async deliver(
+    topic: string,
+    partition: number,
+    handover: Handover,
+    accepted: PendingEvent[],
+    deadLetters: DeadLetter[],
+  ): Promise<void> {
+    if (handover.settled) return;
+    if (handover.parts) {
+      for (const part of handover.parts) await this.deliver(topic, partition, part, accepted, deadLetters);
+      handover.settled = true;
+      return;
+    }
+    handover.signal ??= await this.handoverOf(topic, partition, handover.entries);
+    try {
+      await handOver(this.deps.temporal, this.deps.config, handover.dashboard, handover.signal);
+      this.stats.temporalCalls++;
+      accepted.push(...handover.entries.map((e) => e.event));
+      handover.settled = true;
+    } catch (error) {
+      if (!(error instanceof HandOverError)) throw error;
+      if (error.refusal === 'too-large' && handover.entries.length > 1) {
+        const middle = Math.ceil(handover.entries.length / 2);
+        const { dashboard, entries } = handover;
+        handover.parts = [
+          { dashboard, entries: entries.slice(0, middle) },
+          { dashboard, entries: entries.slice(middle) },
+        ];
+        this.stats.splitHandovers++;
+        await this.deliver(topic, partition, handover, accepted, deadLetters);
+        return;
+      }
+      if (error.refusal === 'too-large' || error.refusal === 'rejected') {
+        for (const { message } of handover.entries) deadLetters.push({ message, reason: error.message });
+        handover.settled = true;
+        return;
+      }
+      throw error;
+    }
+  }
+
+  /**
    * The signal for one dashboard's events of a batch: count, newest ids, the Kafka position of the newest (the
    * workflow drops a redelivered position) and the inline data by reference.
    */
-  private async handoverOf(topic: string, partition: number, handover: Handover): Promise<EventsHandover> {
-    const { events, messages } = handover;
+  private async handoverOf(topic: string, partition: number, entries: Entry[]): Promise<EventsHandover> {
+    const events = entries.map((e) => e.event);
     let newest = Number.NEGATIVE_INFINITY;
     let newestOccurredAt = '';
     for (const event of events) {
@@ -261,7 +388,7 @@ export class IngestConsumer {
       }
     }
     const inline = inlineDataOf(events);
-    const last = messages.at(-1);
+    const last = entries.at(-1)?.message;
     return {
       ...(last ? { position: { stream: `${topic}/${partition}`, offset: last.offset } } : {}),
       count: events.length,
@@ -271,11 +398,7 @@ export class IngestConsumer {
     };
   }
 
-  private async deadLetter(
-    topic: string,
-    partition: number,
-    deadLetters: { message: KafkaMessage; reason: string }[],
-  ) {
+  private async deadLetter(topic: string, partition: number, deadLetters: DeadLetter[]) {
     if (deadLetters.length === 0) return;
     await this.producer.send({
       topic: this.deps.config.kafka.deadLetterTopic,
@@ -292,8 +415,11 @@ export class IngestConsumer {
       })),
     });
     this.stats.deadLettered += deadLetters.length;
+    // The reason may quote the message (a JSON parse error does, so does a key mismatch): logged redacted. The
+    // dead letter itself keeps the original bytes and reason, in the operator's own Kafka.
     for (const { message, reason } of deadLetters) {
-      this.deps.logger.warn({ partition, offset: message.offset, reason }, 'event dead-lettered');
+      const logged = redactPii(reason, emptyRedactionCounts());
+      this.deps.logger.warn({ partition, offset: message.offset, reason: logged }, 'event dead-lettered');
     }
   }
 }

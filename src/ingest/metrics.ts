@@ -12,6 +12,8 @@ export function createIngestMetrics(options: {
   groupId: string;
   topic: string;
   stats: () => IngestStats;
+  /** In the consumer group and not failed (see IngestConsumer.ready). */
+  ready?: () => boolean;
 }): { registry: Registry; close: () => Promise<void> } {
   const registry = new Registry();
   const counter = (name: string, help: string, pick: (s: IngestStats) => number) =>
@@ -41,6 +43,21 @@ export function createIngestMetrics(options: {
     'Signal-with-start calls that failed and were retried.',
     (s) => s.temporalFailures,
   );
+  counter(
+    'precis_ingest_split_handovers_total',
+    'Hand-overs Temporal found too large, split in two.',
+    (s) => s.splitHandovers,
+  );
+  const ready = options.ready;
+  if (ready)
+    new Gauge({
+      name: 'precis_ingest_ready',
+      help: '1 while the consumer is in its group and has not failed.',
+      registers: [registry],
+      collect() {
+        this.set(ready() ? 1 : 0);
+      },
+    });
   new Gauge({
     name: 'precis_ingest_coalescing_ratio',
     help: 'Valid events per Temporal call since start (first-level coalescing).',
@@ -89,9 +106,23 @@ export function createIngestMetrics(options: {
   };
 }
 
-/** Serves GET /metrics on its own port (the ingest process has no other HTTP surface). */
-export async function serveMetrics(registry: Registry, host: string, port: number): Promise<Server> {
+/**
+ * Serves GET /metrics and GET /readyz (200 while the consumer is in its group and has not failed, 503 otherwise)
+ * on its own port (the ingest process has no other HTTP surface).
+ */
+export async function serveMetrics(
+  registry: Registry,
+  host: string,
+  port: number,
+  ready: () => boolean = () => true,
+): Promise<Server> {
   const server = createServer((request, response) => {
+    if (request.url === '/readyz') {
+      response
+        .writeHead(ready() ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(ready() ? 'ready' : 'not ready');
+      return;
+    }
     if (request.url !== '/metrics') {
       response.writeHead(404).end();
       return;

@@ -1,4 +1,5 @@
-import { type Client, WorkflowIdReusePolicy } from '@temporalio/client';
+import { type Client, isGrpcServiceError, WorkflowIdReusePolicy } from '@temporalio/client';
+import { NamespaceNotFoundError } from '@temporalio/common';
 import { dashboardWorkflow, eventsArrivedSignal, eventsHandedOverSignal } from '../../workflows/dashboard';
 import { DashboardIdKey } from '../../workflows/search-attributes';
 import type { Config } from '../config';
@@ -35,18 +36,90 @@ function startOptions(config: Config, dashboard: Dashboard) {
   };
 }
 
-/** Hands a batch's events to the dashboard's workflow by count, newest ids and references (what the ingest does). */
+/**
+ * What a refused hand-over means for the caller:
+ * - `transient`: Temporal is unreachable, slow or rate limiting: the same call will succeed later, retry it.
+ * - `too-large`: this call carries too much for Temporal's size limits: fewer events per call may pass.
+ * - `rejected`: Temporal will never accept these events as they are (dead-letter them, with the reason).
+ * - `fatal`: nothing this process sends will be accepted (unknown namespace, no permission): only an operator can
+ *   fix it, so the process must stop loudly instead of retrying in silence.
+ */
+export type HandOverRefusal = 'transient' | 'too-large' | 'rejected' | 'fatal';
+
+/** A hand-over Temporal refused, with what the refusal means (decided here, where the gRPC status is known). */
+export class HandOverError extends Error {
+  override readonly name = 'HandOverError';
+  constructor(
+    readonly refusal: HandOverRefusal,
+    readonly dashboardId: string,
+    cause: unknown,
+  ) {
+    super(`Temporal refused the hand-over (${refusal}): ${describe(cause)}`, { cause });
+  }
+}
+
+const GRPC = {
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  UNIMPLEMENTED: 12,
+  UNAUTHENTICATED: 16,
+} as const;
+
+/** Size refusals: the server's blob limit (INVALID_ARGUMENT) or gRPC's message limit (RESOURCE_EXHAUSTED). */
+const TOO_LARGE = /size exceeds|exceeds (the )?limit|too large|larger than max|message length|payload size/i;
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    return `${error.message}${cause}`;
+  }
+  return String(error);
+}
+
+export function classifyTemporalRefusal(error: unknown): HandOverRefusal {
+  if (error instanceof NamespaceNotFoundError) return 'fatal';
+  const grpc = [error, error instanceof Error ? error.cause : undefined].find(isGrpcServiceError);
+  if (!grpc) return 'transient'; // connection errors, timeouts of the client itself
+  const message = `${grpc.message} ${grpc.details ?? ''}`;
+  switch (grpc.code) {
+    case GRPC.PERMISSION_DENIED:
+    case GRPC.UNAUTHENTICATED:
+    case GRPC.UNIMPLEMENTED:
+      return 'fatal';
+    case GRPC.NOT_FOUND:
+      // Signal-with-start creates what is missing, so NOT_FOUND can only be about the namespace.
+      return 'fatal';
+    case GRPC.INVALID_ARGUMENT:
+      return TOO_LARGE.test(message) ? 'too-large' : 'rejected';
+    case GRPC.RESOURCE_EXHAUSTED:
+      // Also the server's rate limits (namespace RPS, busy workflow): those pass with time.
+      return TOO_LARGE.test(message) ? 'too-large' : 'transient';
+    default:
+      return 'transient';
+  }
+}
+
+/**
+ * Hands a batch's events to the dashboard's workflow by count, newest ids and references (what the ingest does).
+ * A refusal is thrown as a HandOverError saying whether to retry, split, dead-letter or stop.
+ */
 export async function handOver(
   client: Client,
   config: Config,
   dashboard: Dashboard,
   handover: EventsHandover,
 ): Promise<void> {
-  await client.workflow.signalWithStart(dashboardWorkflow, {
-    ...startOptions(config, dashboard),
-    signal: eventsHandedOverSignal,
-    signalArgs: [handover],
-  });
+  try {
+    await client.workflow.signalWithStart(dashboardWorkflow, {
+      ...startOptions(config, dashboard),
+      signal: eventsHandedOverSignal,
+      signalArgs: [handover],
+    });
+  } catch (error) {
+    throw new HandOverError(classifyTemporalRefusal(error), dashboard.id, error);
+  }
 }
 
 /** Hands whole events to the dashboard's workflow: a few events, from tools and tests. */

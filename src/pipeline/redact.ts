@@ -12,11 +12,16 @@ export const emptyRedactionCounts = (): RedactionCounts => ({ emails: 0, cards: 
 
 // The local part may use every character RFC 5322 allows unquoted.
 const EMAIL = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
-// 13–19 digits, optionally grouped by single spaces or dashes; kept only when the Luhn check passes.
-const CARD_CANDIDATE = /\b\d(?:[ -]?\d){12,18}\b/g;
-// International (+CC …) or North-American grouped numbers; bare digit runs are left alone (they are data).
+// An address a length cap cut off: ours ("john@exa…") or a quoting error message's ("john@e"...): no longer whole,
+// still someone's.
+const EMAIL_CUT = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]*?(?:…|"?\.\.\.)/g;
+// 13–19 digits, optionally grouped by single spaces or dashes; kept only when the Luhn check passes. Bounded by
+// non-digits rather than word boundaries: sources glue numbers to labels ("card4111…", "cc_4111…").
+const CARD_CANDIDATE = /(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)/g;
+// International (+CC …) or North-American grouped numbers (also glued to labels); bare digit runs are left alone
+// (they are data).
 const PHONE =
-  /(?:\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{2,4}){1,4}|\(\d{3}\)\s?\d{3}[\s.-]\d{4}|\b\d{3}[.-]\d{3}[.-]\d{4}\b)/g;
+  /(?:\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{2,4}){1,4}|\(\d{3}\)\s?\d{3}[\s.-]\d{4}|(?<!\d)\d{3}[ .-]\d{3}[ .-]\d{4}(?!\d))/g;
 const IPV4 = /\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b/g;
 const IPV6_CANDIDATE = /(?:[A-Fa-f0-9]{0,4}:){2,7}(?:[A-Fa-f0-9]{0,4}|(?:\d{1,3}\.){3}\d{1,3})/g;
 
@@ -36,13 +41,21 @@ function luhnValid(digits: string): boolean {
 /**
  * Replaces e-mail addresses, payment card numbers, phone numbers and IP addresses with placeholders, so that no
  * model (and no log line fed by a summary) ever sees them. Order matters: e-mails first (they contain dots and
- * digits), cards before phones (a grouped card number looks like a phone number), IPs last.
+ * digits), cards before phones (a grouped card number looks like a phone number), IPs last. The text comes back
+ * NFKC-normalized.
  */
 export function redactPii(text: string, counts: RedactionCounts): string {
-  let out = text.replace(EMAIL, () => {
+  // Compatibility forms first: full-width "ＪＯＨＮ@ｅｘａｍｐｌｅ.ｃｏｍ" or "４１１１…" read the same to a model.
+  const email = () => {
     counts.emails++;
     return '[email]';
-  });
+  };
+  // The ellipsis is kept: it marks a text the cap cut (NFKC would make it three dots).
+  const normalized = text
+    .split('…')
+    .map((part) => part.normalize('NFKC'))
+    .join('…');
+  let out = normalized.replace(EMAIL, email).replace(EMAIL_CUT, email);
   out = out.replace(CARD_CANDIDATE, (match) => {
     const digits = match.replace(/[ -]/g, '');
     if (!luhnValid(digits)) return match;
@@ -82,4 +95,14 @@ export function sanitizeText(
     changed: cleaned !== text || truncated,
     truncated,
   };
+}
+
+/**
+ * A short, PII-free rendering of a value a source sent where it should not have, for error messages. Those travel
+ * far: into Temporal's history and worker logs, into a summary's missing widgets and from there to the model.
+ */
+export function previewValue(value: unknown, maxLength = 60): string {
+  const text = value instanceof Date ? value.toISOString() : (JSON.stringify(value) ?? String(value));
+  const redacted = redactPii(text, emptyRedactionCounts());
+  return redacted.length > maxLength ? `${redacted.slice(0, maxLength - 3)}...` : redacted;
 }

@@ -1,5 +1,6 @@
 import type { HttpSource } from '../domain/dashboard';
 import type { Point } from '../domain/event';
+import { previewValue } from '../pipeline/redact';
 import { type SeriesData, SourceError } from './types';
 
 export type JsonMapping = HttpSource['mapping'];
@@ -29,11 +30,6 @@ function resolvePath(root: unknown, path: string): unknown {
     } else return undefined;
   }
   return current;
-}
-
-function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 function epochToMs(epoch: number): number {
@@ -67,7 +63,7 @@ function parseTime(raw: unknown): string {
   const iso = Number.isFinite(ms) ? isoString(ms) : undefined;
   if (iso === undefined) {
     throw new MappingError(
-      raw === undefined ? 'is missing' : `${preview(raw)} is not an ISO 8601 timestamp or epoch number`,
+      raw === undefined ? 'is missing' : `${previewValue(raw)} is not an ISO 8601 timestamp or epoch number`,
     );
   }
   return iso;
@@ -76,13 +72,13 @@ function parseTime(raw: unknown): string {
 function parseValue(raw: unknown): number {
   const value = typeof raw === 'string' && DECIMAL.test(raw.trim()) ? Number(raw) : raw;
   if (typeof value === 'number' && Number.isFinite(value)) return value;
-  throw new MappingError(raw === undefined ? 'is missing' : `${preview(raw)} is not a number`);
+  throw new MappingError(raw === undefined ? 'is missing' : `${previewValue(raw)} is not a number`);
 }
 
 function parseSeriesKey(raw: unknown): string {
   if (typeof raw === 'string' && raw !== '') return raw;
   if (typeof raw === 'number' && Number.isFinite(raw)) return String(raw);
-  throw new MappingError(raw === undefined ? 'is missing' : `${preview(raw)} is not a series name`);
+  throw new MappingError(raw === undefined ? 'is missing' : `${previewValue(raw)} is not a series name`);
 }
 
 function field<T>(item: unknown, path: string, parse: (raw: unknown) => T, index: number): T {

@@ -2,6 +2,7 @@ import { Client, DatabaseError, type FieldDef, Pool, type PoolClient, Query, Typ
 import type { Config } from '../config';
 import { durationMs, type PostgresSource } from '../domain/dashboard';
 import type { Point } from '../domain/event';
+import { previewValue } from '../pipeline/redact';
 import {
   type CollectRequest,
   type SeriesData,
@@ -268,11 +269,6 @@ async function collectRows(
   }
 }
 
-function preview(value: unknown): string {
-  const text = value instanceof Date ? value.toISOString() : (JSON.stringify(value) ?? String(value));
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
 /** Only four-digit years: the extended "+010000-…" form is not a timestamp the rest of precis accepts. */
 function isoString(ms: number): string | undefined {
   if (!Number.isFinite(ms)) return undefined;
@@ -291,7 +287,7 @@ function parseTime(raw: unknown, index: number): string {
   }
   const iso = isoString(ms);
   if (iso === undefined) {
-    throw new SourceError(`row ${index + 1}: column "t" is ${preview(raw)}, not a timestamp`, false);
+    throw new SourceError(`row ${index + 1}: column "t" is ${previewValue(raw)}, not a timestamp`, false);
   }
   return iso;
 }
@@ -310,14 +306,14 @@ function parseValue(raw: unknown, index: number): number {
     if (text === 'Infinity') return Number.POSITIVE_INFINITY;
     if (text === '-Infinity') return Number.NEGATIVE_INFINITY;
   }
-  throw new SourceError(`row ${index + 1}: column "v" is ${preview(raw)}, not a number`, false);
+  throw new SourceError(`row ${index + 1}: column "v" is ${previewValue(raw)}, not a number`, false);
 }
 
 function parseSeries(raw: unknown, index: number): string {
   if (typeof raw === 'string' && raw !== '') return raw;
   if ((typeof raw === 'number' && Number.isFinite(raw)) || typeof raw === 'bigint') return String(raw);
   throw new SourceError(
-    `row ${index + 1}: column "series" is ${preview(raw)}, not a series name (use COALESCE for NULLs)`,
+    `row ${index + 1}: column "series" is ${previewValue(raw)}, not a series name (use COALESCE for NULLs)`,
     false,
   );
 }

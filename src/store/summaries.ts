@@ -1,5 +1,5 @@
 import type { ClientContext, Redis, Result } from 'ioredis';
-import { type Summary, type SummaryDraft, summarySchema } from '../domain/summary';
+import { readSummary, type Summary, type SummaryDraft } from '../domain/summary';
 
 /**
  * Writes a summary exactly once per idempotency key, however often the calling activity is retried:
@@ -48,6 +48,17 @@ const VERSION_PREFIX = /^\{"version":(\d+),/;
 export function documentVersion(document: string): number | undefined {
   const match = VERSION_PREFIX.exec(document);
   return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/** A stored document as a summary, never throwing: a schema change must not stop the reads of older summaries. */
+function readDocument(document: string, dashboardId: string): Summary {
+  let value: unknown;
+  try {
+    value = JSON.parse(document);
+  } catch {
+    value = undefined;
+  }
+  return readSummary(value, { dashboardId, version: documentVersion(document) ?? 0 }).summary;
 }
 
 /** A dashboard's latest stored summary and freshness record, as stored (JSON text), for callers that cache bytes. */
@@ -172,15 +183,16 @@ export class SummaryStore {
     return freshness.version === version ? freshness : null;
   }
 
+  /** The latest summary; one stored by an older precis is read as well as it can be (see readSummary). */
   async latest(dashboardId: string): Promise<Summary | null> {
     const raw = await this.redis.get(this.key(dashboardId, 'latest'));
-    return raw === null ? null : summarySchema.parse(JSON.parse(raw));
+    return raw === null ? null : readDocument(raw, dashboardId);
   }
 
   /** Newest first. */
   async history(dashboardId: string, limit: number): Promise<Summary[]> {
     const raws = await this.redis.lrange(this.key(dashboardId, 'history'), 0, limit - 1);
-    return raws.map((raw) => summarySchema.parse(JSON.parse(raw)));
+    return raws.map((raw) => readDocument(raw, dashboardId));
   }
 
   /** Latest summary and freshness of each dashboard, in order, in one round trip (MGET). */

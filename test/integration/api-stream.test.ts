@@ -20,6 +20,7 @@ import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
 import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
 import { deleteKeysWithPrefix } from '../support/redis';
+import { summaryDraft } from '../support/summaries';
 
 const key = `pk_${randomBytes(24).toString('base64url')}`;
 const config = isolatedConfig({
@@ -130,25 +131,12 @@ function closeAll(): void {
 }
 
 function draft(dashboardId: string, headline: string): SummaryDraft {
-  return {
-    dashboardId,
-    generatedAt: new Date().toISOString(),
-    dataAsOf: new Date().toISOString(),
+  return summaryDraft(dashboardId, {
     headline,
     insights: [],
-    anomalies: [],
-    recommendations: [],
-    missingWidgets: [],
-    model: 'precis-local-extractive-v1',
-    degraded: false,
-    degradedReason: null,
-    usage: { promptTokens: 0, completionTokens: 0, costUsd: 0 },
-    cacheOutcome: 'none',
-    inputHash: 'h',
     eventIds: [],
     workflowId: `${config.temporal.workflowIdPrefix}${dashboardId}`,
-    runId: 'run',
-  };
+  });
 }
 
 async function put(dashboardId: string, headline: string): Promise<number> {

@@ -6,8 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -26,53 +24,12 @@ import { SummaryStore } from '../../src/store/summaries';
 import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
 import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
+import { Relay } from '../support/net';
 import { deleteKeysWithPrefix } from '../support/redis';
 
 const DASHBOARDS = Array.from({ length: 20 }, (_, i) => `d${String(i).padStart(2, '0')}`);
 const logger = pino({ level: 'silent' });
 const HOUR = 3_600_000;
-
-/** A TCP relay to the real Temporal frontend that the test can cut and restore (a network partition). */
-class Relay {
-  private readonly sockets = new Set<Socket>();
-  private cut = false;
-  readonly server: Server;
-
-  constructor(target: { host: string; port: number }) {
-    this.server = createServer((client) => {
-      if (this.cut) {
-        client.destroy();
-        return;
-      }
-      const upstream = tcpConnect(target.port, target.host);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => socket.destroy());
-      }
-      client.pipe(upstream).pipe(client);
-    });
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  partition(): void {
-    this.cut = true;
-    for (const socket of this.sockets) socket.destroy();
-  }
-
-  heal(): void {
-    this.cut = false;
-  }
-
-  async close(): Promise<void> {
-    this.partition();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 let dashboardsDir: string;
 let config: Config & { runId: string };

@@ -49,7 +49,7 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-const draft = () => summaryDraft({ eventIds: ['e-1'] });
+const draft = () => summaryDraft('ops', { eventIds: ['e-1'] });
 
 function newDrainer(outbox: PublishOutbox, publisher: SummaryPublisher): OutboxDrainer {
   return new OutboxDrainer(redis, config.redis.keyPrefix, outbox, store, publisher, silent, {

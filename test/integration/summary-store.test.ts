@@ -19,7 +19,7 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-const draft = (headline: string) => summaryDraft({ headline });
+const draft = (headline: string) => summaryDraft('ops', { headline });
 
 describe('SummaryStore (real Redis)', () => {
   it('writes once per idempotency key, however often the call is repeated', async () => {

@@ -7,8 +7,14 @@ import { type Config, loadConfig } from '../../src/config';
  * unique to this test run, so tests never collide with a running precis or with each other.
  */
 export function isolatedConfig(env: NodeJS.ProcessEnv = {}): Config & { runId: string } {
+  const { runId, env: isolated } = isolatedEnv(env);
+  return { ...loadConfig(isolated), runId };
+}
+
+/** The environment isolatedConfig reads, for a test that also starts a precis process of its own. */
+export function isolatedEnv(env: NodeJS.ProcessEnv = {}): { runId: string; env: Record<string, string> } {
   const runId = `t${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  const config = loadConfig({
+  const isolated: NodeJS.ProcessEnv = {
     PRECIS_TOPIC_EVENTS: `${runId}.dashboard.events`,
     PRECIS_TOPIC_DLQ: `${runId}.dashboard.events.dlq`,
     PRECIS_TOPIC_SUMMARIES: `${runId}.dashboard.summaries`,
@@ -24,8 +30,11 @@ export function isolatedConfig(env: NodeJS.ProcessEnv = {}): Config & { runId: s
     // workflow set their own idle timeout.
     PRECIS_WORKFLOW_IDLE_MS: '0',
     ...env,
-  });
-  return { ...config, runId };
+  };
+  const defined = Object.entries(isolated).filter(
+    (entry): entry is [string, string] => entry[1] !== undefined,
+  );
+  return { runId, env: Object.fromEntries(defined) };
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
