@@ -49,6 +49,18 @@ stop_engine() {
   log "$name stopped (private chaos engine)"
 }
 
+# stack_up: scripts/stack.sh up, tried up to 3 times. Right after a broker (re)start, warming the consumer-group
+# coordinator (scripts/ensure-topics.ts) can fail with NOT_COORDINATOR, a retriable error it does not retry.
+stack_up() {
+  local attempt
+  for attempt in 1 2 3; do
+    if bash "$STACK" up; then return 0; fi
+    log "stack.sh up failed (attempt $attempt of 3)"
+    sleep 2
+  done
+  die "the private engines did not come up; logs: $PRECIS_LOGS"
+}
+
 print_results() {
   [[ -f "$RESULTS" ]] || { log "no results file ($RESULTS)"; return 0; }
   node -e '
@@ -66,15 +78,15 @@ print_results() {
 }
 
 case "${1:-}" in
-  up) install_missing; bash "$STACK" up ;;
+  up) install_missing; stack_up ;;
   down) bash "$STACK" down ;;
   status) bash "$STACK" status ;;
   stop) [[ -n "${2:-}" ]] || die "usage: scripts/chaos.sh stop temporal|kafka|redis"; stop_engine "$2" ;;
-  start) PRECIS_INSTALLED=1 bash "$STACK" up ;;
+  start) PRECIS_INSTALLED=1 stack_up ;;
   test)
     shift
     install_missing
-    bash "$STACK" up
+    stack_up
     rm -f "$RESULTS"
     status=0
     (

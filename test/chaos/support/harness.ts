@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import { type BenchKafka, connectKafka, deleteTopics } from '../../../bench/kafka';
 import { MemorySampler } from '../../../bench/memory';
+import { awaitReady } from '../../../bench/processes';
 import { type BenchModel, startModel } from '../../../bench/model-server';
 import { PrecisStack, type Role } from '../../../bench/stack';
 import { sleep } from '../../../bench/stats';
@@ -114,9 +115,22 @@ export class ChaosHarness {
     await handle.exited;
   }
 
-  /** Starts a process of this role again and waits until it serves. */
+  /**
+   * Starts a process of this role again and waits until it serves. For the workers, until the new process itself
+   * polls: the server keeps listing a killed worker's pollers for a while, which would pass for readiness.
+   */
   async restart(role: Role): Promise<void> {
-    await this.stack.startRole(role);
+    const handle = await this.stack.startRole(role);
+    const queue = { pipeline: this.stack.config.temporal.taskQueue, llm: this.stack.config.llm.taskQueue };
+    if (role !== 'pipeline' && role !== 'llm') return;
+    await awaitReady(handle, 'its own pollers', async () => {
+      const response = await this.temporal.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: queue[role] },
+        taskQueueType: role === 'pipeline' ? 1 : 2,
+      });
+      return (response.pollers ?? []).some((poller) => poller.identity?.startsWith(`${handle.pid}@`));
+    });
   }
 
   /** Starts again every process that is not running (one that died in an earlier scenario); returns their roles. */
