@@ -14,21 +14,25 @@ export interface ApiProbe {
 
 /**
  * Reads each dashboard's summary from the API every `intervalMs` until stopped. Every answer must be a 200 with a
- * summary of that dashboard, or a 503 with Retry-After; never another status, never another dashboard's data.
+ * summary of that dashboard, or a 503 with Retry-After; never another status, never another dashboard's data. How
+ * long the slowest answer took is reported, not judged (no timed assertions).
  */
 export function probeApi(harness: ChaosHarness, dashboardIds: readonly string[], intervalMs = 300): ApiProbe {
-  const outcomes = { ok: 0, unavailable: 0 };
+  const outcomes = { ok: 0, unavailable: 0, slowestMs: 0 };
   const wrong: string[] = [];
   let running = true;
   const loop = (async () => {
     while (running) {
       for (const id of dashboardIds) {
+        const sentAt = Date.now();
         try {
           const response = await fetch(`${harness.stack.apiUrl}/v1/dashboards/${id}/summary`, {
             headers: { authorization: `Bearer ${harness.stack.apiKey}` },
-            signal: AbortSignal.timeout(5000),
+            // Only so that a request that never ends cannot stall the scenario.
+            signal: AbortSignal.timeout(60_000),
           });
           const text = await response.text();
+          outcomes.slowestMs = Math.max(outcomes.slowestMs, Date.now() - sentAt);
           if (response.status === 200) {
             const body = JSON.parse(text) as { dashboardId?: string };
             if (body.dashboardId === id) outcomes.ok++;
@@ -36,7 +40,9 @@ export function probeApi(harness: ChaosHarness, dashboardIds: readonly string[],
           } else if (response.status === 503 && response.headers.get('retry-after')) {
             outcomes.unavailable++;
           } else {
-            wrong.push(`${response.status} (retry-after ${response.headers.get('retry-after')}) ${text.slice(0, 80)}`);
+            wrong.push(
+              `${response.status} (retry-after ${response.headers.get('retry-after')}) ${text.slice(0, 80)}`,
+            );
           }
         } catch (error) {
           wrong.push(`no answer: ${error instanceof Error ? error.message : String(error)}`);
@@ -49,7 +55,9 @@ export function probeApi(harness: ChaosHarness, dashboardIds: readonly string[],
     async stop() {
       running = false;
       await loop;
-      const detail = `${outcomes.ok} × 200, ${outcomes.unavailable} × 503+Retry-After, ${wrong.length} wrong`;
+      const detail =
+        `${outcomes.ok} × 200, ${outcomes.unavailable} × 503+Retry-After, ${wrong.length} wrong; ` +
+        `slowest answer ${(outcomes.slowestMs / 1000).toFixed(1)} s`;
       return {
         holds: wrong.length === 0 && outcomes.unavailable > 0,
         detail: wrong.length === 0 ? detail : `${detail}: ${[...new Set(wrong)].slice(0, 4).join('; ')}`,
@@ -157,9 +165,12 @@ export async function summarizedFromRealData(
   const missing: string[] = [];
   for (const id of dashboardIds) {
     const complete = new Set(
-      (observed.summaries.get(id) ?? []).filter((s) => s.missingWidgets.length === 0).flatMap((s) => s.eventIds),
+      (observed.summaries.get(id) ?? [])
+        .filter((s) => s.missingWidgets.length === 0)
+        .flatMap((s) => s.eventIds),
     );
-    for (const eventId of harness.recorder.produced.get(id) ?? []) if (!complete.has(eventId)) missing.push(eventId);
+    for (const eventId of harness.recorder.produced.get(id) ?? [])
+      if (!complete.has(eventId)) missing.push(eventId);
   }
   const partial = [...observed.summaries.values()].flat().filter((s) => s.missingWidgets.length > 0).length;
   return {

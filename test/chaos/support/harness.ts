@@ -9,8 +9,8 @@ import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import { type BenchKafka, connectKafka, deleteTopics } from '../../../bench/kafka';
 import { MemorySampler } from '../../../bench/memory';
-import { awaitReady } from '../../../bench/processes';
 import { type BenchModel, startModel } from '../../../bench/model-server';
+import { awaitReady } from '../../../bench/processes';
 import { PrecisStack, type Role } from '../../../bench/stack';
 import { sleep } from '../../../bench/stats';
 import { CHAOS_ENGINES } from './engines';
@@ -45,7 +45,10 @@ export class ChaosHarness {
   ) {}
 
   static async start(options: HarnessOptions): Promise<ChaosHarness> {
-    const logDir = join(process.env.CHAOS_LOG_DIR ?? join(__dirname, '..', '..', '..', '.chaos-logs'), options.runId);
+    const logDir = join(
+      process.env.CHAOS_LOG_DIR ?? join(__dirname, '..', '..', '..', '.chaos-logs'),
+      options.runId,
+    );
     const dashboardsDir = join(logDir, 'dashboards');
     mkdirSync(logDir, { recursive: true });
     const source = await startSourceServer();

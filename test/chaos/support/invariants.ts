@@ -44,7 +44,9 @@ function verdict(holds: boolean, detail: string): Verdict {
 }
 
 function sample(items: readonly string[], max = 5): string {
-  return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} … (+${items.length - max})`;
+  return items.length <= max
+    ? items.join(', ')
+    : `${items.slice(0, max).join(', ')} … (+${items.length - max})`;
 }
 
 export async function observe(context: JudgeContext, dashboardIds: readonly string[]): Promise<Observed> {
@@ -56,16 +58,22 @@ export async function observe(context: JudgeContext, dashboardIds: readonly stri
     const history = await store.history(id, HISTORY_LIMIT);
     summaries.set(id, history);
     const covered = new Set<string>(history.flatMap((summary) => summary.eventIds));
-    for (const record of announced) if (record.dashboardId === id) for (const e of record.eventIds) covered.add(e);
+    for (const record of announced)
+      if (record.dashboardId === id) for (const e of record.eventIds) covered.add(e);
     const freshness = await context.redis.get(`${context.keyPrefix}summary:${id}:freshness`);
-    if (freshness) for (const e of (JSON.parse(freshness) as { eventIds?: string[] }).eventIds ?? []) covered.add(e);
+    if (freshness)
+      for (const e of (JSON.parse(freshness) as { eventIds?: string[] }).eventIds ?? []) covered.add(e);
     coveredIds.set(id, covered);
   }
   return { summaries, coveredIds };
 }
 
 /** Every valid event in a record of its dashboard or dead-lettered with a reason; every invalid one dead-lettered. */
-export function nothingLost(context: JudgeContext, observed: Observed, dashboardIds: readonly string[]): Verdict {
+export function nothingLost(
+  context: JudgeContext,
+  observed: Observed,
+  dashboardIds: readonly string[],
+): Verdict {
   const deadLettered = new Set(
     context.recorder.deadLetters.filter((letter) => letter.reason).map((letter) => letter.eventId),
   );
@@ -84,7 +92,9 @@ export function nothingLost(context: JudgeContext, observed: Observed, dashboard
   }
   return verdict(
     missing.length === 0 && produced > 0,
-    missing.length === 0 ? `${produced} events accounted for` : `${missing.length}/${produced} missing: ${sample(missing)}`,
+    missing.length === 0
+      ? `${produced} events accounted for`
+      : `${missing.length}/${produced} missing: ${sample(missing)}`,
   );
 }
 
@@ -98,7 +108,10 @@ export function publishedOnce(context: JudgeContext, dashboardIds: readonly stri
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   const twice = [...counts].filter(([, n]) => n > 1).map(([key, n]) => `${key}×${n}`);
-  return verdict(twice.length === 0, twice.length === 0 ? `${counts.size} versions, each once` : sample(twice));
+  return verdict(
+    twice.length === 0,
+    twice.length === 0 ? `${counts.size} versions, each once` : sample(twice),
+  );
 }
 
 /** No two stored versions of a dashboard that are the same summary (same input, events, model and label). */
@@ -109,7 +122,9 @@ export function storedOnce(observed: Observed): Verdict {
     const seen = new Map<string, number>();
     for (const summary of history) {
       stored++;
-      const identity = [summary.inputHash, summary.model, summary.degraded, summary.eventIds.join(',')].join('|');
+      const identity = [summary.inputHash, summary.model, summary.degraded, summary.eventIds.join(',')].join(
+        '|',
+      );
       const earlier = seen.get(identity);
       if (earlier !== undefined) repeats.push(`${id} v${earlier}=v${summary.version}`);
       seen.set(identity, summary.version);
@@ -135,7 +150,11 @@ export async function noFailedRuns(context: JudgeContext, dashboardIds: readonly
  * Paid model calls (answered 200) ≤ summaries made by a model call (cache outcome `miss`): every other request
  * must have failed (a retry's cause). Requests are matched to the scenario by the dashboard id in their prompt.
  */
-export function modelCallsPaidOnce(context: JudgeContext, observed: Observed, dashboardIds: readonly string[]): Verdict {
+export function modelCallsPaidOnce(
+  context: JudgeContext,
+  observed: Observed,
+  dashboardIds: readonly string[],
+): Verdict {
   const requests = context.modelRequests().filter((r) => dashboardIds.some((id) => r.rawBody.includes(id)));
   const paid = requests.filter((r) => r.outcome.type === 'response' && r.outcome.status === 200).length;
   let made = 0;

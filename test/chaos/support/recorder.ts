@@ -47,7 +47,12 @@ export class Recorder {
    * Sends one event, retrying until Kafka acknowledges it (a broker restart makes sends fail for a while). A send
    * that failed may still have landed: the same event then exists twice, which precis must absorb.
    */
-  async send(dashboardId: string, event: { eventId: string }, valid = true, timeoutMs = 90_000): Promise<void> {
+  async send(
+    dashboardId: string,
+    event: { eventId: string },
+    valid = true,
+    timeoutMs = 90_000,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
@@ -96,7 +101,12 @@ export class Recorder {
 function eventIdOf(value: string): string | null {
   try {
     const parsed: unknown = JSON.parse(value);
-    if (typeof parsed === 'object' && parsed !== null && 'eventId' in parsed && typeof parsed.eventId === 'string')
+    if (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      'eventId' in parsed &&
+      typeof parsed.eventId === 'string'
+    )
       return parsed.eventId;
   } catch {
     // Not JSON: the dead letter is counted, it just names no event.

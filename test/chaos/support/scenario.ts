@@ -35,7 +35,8 @@ export class Workload {
   async wave(pauseMs = 0): Promise<void> {
     for (const id of this.dashboards.ids) {
       const next = (this.seq.get(id) ?? 0) + 1;
-      if (next > MAX_EVENTS_PER_DASHBOARD) throw new Error(`${id}: more than ${MAX_EVENTS_PER_DASHBOARD} events`);
+      if (next > MAX_EVENTS_PER_DASHBOARD)
+        throw new Error(`${id}: more than ${MAX_EVENTS_PER_DASHBOARD} events`);
       this.seq.set(id, next);
       await this.harness.recorder.send(id, dataChanged(id, next, this.inline));
       if (pauseMs > 0) await sleep(pauseMs);
@@ -64,8 +65,9 @@ export async function awaitRecovery(
   fault: { startedAt: number; endedAt: number },
   extra: ExtraCheck = async () => ({}),
   notes: string[] = [],
+  boundMs = RECOVERY_TIMEOUT_MS,
 ): Promise<ScenarioResult> {
-  const deadline = fault.endedAt + RECOVERY_TIMEOUT_MS;
+  const deadline = fault.endedAt + boundMs;
   let verdicts: Verdicts = {};
   let recoveryMs: number | null = null;
   for (;;) {
@@ -103,7 +105,9 @@ export function recordResult(result: ScenarioResult): void {
   );
   const file = process.env.CHAOS_RESULTS_FILE;
   if (!file) return;
-  const all: ScenarioResult[] = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ScenarioResult[]) : [];
+  const all: ScenarioResult[] = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as ScenarioResult[])
+    : [];
   all.push(result);
   writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`);
 }

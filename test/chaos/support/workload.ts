@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inlinePayload, INLINE_WIDGETS } from '../../../bench/workload';
+import { INLINE_WIDGETS, inlinePayload } from '../../../bench/workload';
 import type { DashboardEvent } from '../../../src/domain/event';
 
 /** Few events per dashboard and scenario: a summary names its newest 20 event ids, so every event stays visible. */
