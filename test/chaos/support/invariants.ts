@@ -114,6 +114,29 @@ export function publishedOnce(context: JudgeContext, dashboardIds: readonly stri
   );
 }
 
+/** Every stored version reached the summaries topic (a version stored but never published is lost downstream). */
+export function everyVersionPublished(
+  context: JudgeContext,
+  observed: Observed,
+  dashboardIds: readonly string[],
+): Verdict {
+  const mine = new Set(dashboardIds);
+  const published = new Set(
+    context.recorder.published
+      .filter((message) => mine.has(message.dashboardId))
+      .map((message) => `${message.dashboardId}@${message.version}`),
+  );
+  const unpublished = [...observed.summaries]
+    .flatMap(([id, history]) => history.map((summary) => `${id}@${summary.version}`))
+    .filter((key) => !published.has(key));
+  return verdict(
+    unpublished.length === 0,
+    unpublished.length === 0
+      ? `${published.size} versions on the topic`
+      : `not published: ${sample(unpublished)}`,
+  );
+}
+
 /** No two stored versions of a dashboard that are the same summary (same input, events, model and label). */
 export function storedOnce(observed: Observed): Verdict {
   const repeats: string[] = [];
@@ -173,6 +196,7 @@ export async function judge(context: JudgeContext, dashboardIds: readonly string
   return {
     nothingLost: nothingLost(context, observed, dashboardIds),
     publishedOnce: publishedOnce(context, dashboardIds),
+    everyVersionPublished: everyVersionPublished(context, observed, dashboardIds),
     storedOnce: storedOnce(observed),
     noFailedRuns: await noFailedRuns(context, dashboardIds),
     modelCallsPaidOnce: modelCallsPaidOnce(context, observed, dashboardIds),
