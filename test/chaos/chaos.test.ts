@@ -90,20 +90,28 @@ describe('chaos: precis keeps every event and pays for every model call once', (
     'SIGKILL of the ingest consumer between hand-over and commit',
     async () => {
       const load = new Workload(harness, scenarios.ingestKill);
-      await load.wave();
-      // Events flowing while the consumer dies: some handed over to Temporal, their offsets not yet committed.
+      // Events flowing while the consumer dies: killed as soon as its first hand-over reached Temporal (a workflow
+      // of the scenario exists), before or just after it commits the offsets of that batch.
       const flowing = (async () => {
-        for (let i = 0; i < 3; i++) await load.wave(50);
+        for (let i = 0; i < 4; i++) await load.wave(50);
       })();
-      await sleep(250);
+      const deadline = Date.now() + 60_000;
+      while (!(await harness.anyWorkflow(scenarios.ingestKill.ids)) && Date.now() < deadline) await sleep(10);
       const startedAt = Date.now();
       await harness.kill('ingest');
+      const notes = [await harness.committedAtKill()];
       await flowing;
       await load.invalid();
       await harness.restart('ingest');
       const endedAt = Date.now();
       await load.wave();
-      const result = await awaitRecovery(harness, scenarios.ingestKill, { startedAt, endedAt });
+      const result = await awaitRecovery(
+        harness,
+        scenarios.ingestKill,
+        { startedAt, endedAt },
+        undefined,
+        notes,
+      );
       expect(failures(result)).toEqual([]);
     },
     SCENARIO_TIMEOUT_MS,

@@ -7,7 +7,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
-import { type BenchKafka, connectKafka, deleteTopics } from '../../../bench/kafka';
+import {
+  type BenchKafka,
+  committedOffsets,
+  connectKafka,
+  deleteTopics,
+  endOffsets,
+  sum,
+} from '../../../bench/kafka';
 import { MemorySampler } from '../../../bench/memory';
 import { type BenchModel, startModel } from '../../../bench/model-server';
 import { awaitReady } from '../../../bench/processes';
@@ -153,6 +160,30 @@ export class ChaosHarness {
         await sleep(250);
       }
     }
+  }
+
+  /** True when a workflow of one of these dashboards exists (the ingest has handed their events over). */
+  async anyWorkflow(dashboardIds: readonly string[]): Promise<boolean> {
+    const prefix = this.stack.config.temporal.workflowIdPrefix;
+    for (const id of dashboardIds) {
+      const found = await this.temporal.workflow
+        .getHandle(`${prefix}${id}`)
+        .describe()
+        .then(() => true)
+        .catch(() => false);
+      if (found) return true;
+    }
+    return false;
+  }
+
+  /** The ingest group's committed offsets against the events topic's end, as a note on where a kill landed. */
+  async committedAtKill(): Promise<string> {
+    const { kafka } = this.stack.config;
+    const [committed, end] = await Promise.all([
+      committedOffsets(this.kafka.admin, kafka.groupId, kafka.eventsTopic),
+      endOffsets(this.kafka.admin, kafka.eventsTopic),
+    ]);
+    return `at the kill the ingest had committed ${sum(committed)} of ${sum(end)} offsets`;
   }
 
   /** Processes that died on their own (not killed by a scenario). */
