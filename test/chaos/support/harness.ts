@@ -4,6 +4,7 @@
  * the model and a controllable HTTP server as a data source; plus the clients the scenarios judge it with.
  */
 import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
@@ -52,10 +53,7 @@ export class ChaosHarness {
   ) {}
 
   static async start(options: HarnessOptions): Promise<ChaosHarness> {
-    const logDir = join(
-      process.env.CHAOS_LOG_DIR ?? join(__dirname, '..', '..', '..', '.chaos-logs'),
-      options.runId,
-    );
+    const logDir = join(process.env.CHAOS_LOG_DIR ?? join(tmpdir(), 'precis-chaos'), options.runId);
     const dashboardsDir = join(logDir, 'dashboards');
     mkdirSync(logDir, { recursive: true });
     const source = await startSourceServer();
