@@ -66,6 +66,18 @@ export function probeApi(harness: ChaosHarness, dashboardIds: readonly string[],
   };
 }
 
+/** Every key matching `pattern` (a whole SCAN: one call with COUNT sees only part of a large keyspace). */
+async function keysMatching(redis: Redis, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    found.push(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return found;
+}
+
 /** Polls every breaker state key of the stack and remembers whether any was seen open. */
 export function watchBreaker(redis: Redis, keyPrefix: string): { stop(): Promise<Verdict> } {
   const seen = new Set<string>();
@@ -73,8 +85,7 @@ export function watchBreaker(redis: Redis, keyPrefix: string): { stop(): Promise
   const loop = (async () => {
     while (running) {
       try {
-        const [, keys] = await redis.scan('0', 'MATCH', `${keyPrefix}llm:breaker:*:state`, 'COUNT', 1000);
-        for (const key of keys) {
+        for (const key of await keysMatching(redis, `${keyPrefix}llm:breaker:*:state`)) {
           const state = await redis.hget(key, 'state');
           if (state) seen.add(state);
         }
@@ -150,9 +161,9 @@ export async function modelOutageChecks(
 
 /** Total USD of the cost ledger's days (`<prefix>cost:<day>`, field `usd`). */
 async function ledgerUsd(redis: Redis, keyPrefix: string): Promise<number> {
-  const [, keys] = await redis.scan('0', 'MATCH', `${keyPrefix}cost:*`, 'COUNT', 1000);
   let total = 0;
-  for (const key of keys) total += Number((await redis.hget(key, 'usd')) ?? 0);
+  for (const key of await keysMatching(redis, `${keyPrefix}cost:*`))
+    total += Number((await redis.hget(key, 'usd')) ?? 0);
   return total;
 }
 

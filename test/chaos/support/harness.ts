@@ -21,6 +21,7 @@ import { type BenchModel, startModel } from '../../../bench/model-server';
 import { awaitReady } from '../../../bench/processes';
 import { PrecisStack, type Role } from '../../../bench/stack';
 import { sleep } from '../../../bench/stats';
+import { deleteKeysWithPrefix } from '../../support/redis';
 import { CHAOS_ENGINES } from './engines';
 import type { JudgeContext } from './invariants';
 import { Recorder } from './recorder';
@@ -207,6 +208,7 @@ export class ChaosHarness {
     }
     await this.kafka.producer.disconnect().catch(() => undefined);
     await deleteTopics(this.kafka.admin, this.stack.topics).catch(() => undefined);
+    await deleteKeysWithPrefix(this.redis, this.stack.config.redis.keyPrefix).catch(() => undefined);
     await this.kafka.close();
     this.redis.disconnect();
     await this.connection.close().catch(() => undefined);
