@@ -159,11 +159,16 @@ export async function modelOutageChecks(
   };
 }
 
-/** Total USD of the cost ledger's days (`<prefix>cost:<day>`, field `usd`). */
+/**
+ * Total USD of the cost ledger's days (hashes `<prefix>cost:<day>`, field `usd`). Other keys under `cost:` (markers
+ * of settled reservations, in later ledgers) are not days and are skipped.
+ */
 async function ledgerUsd(redis: Redis, keyPrefix: string): Promise<number> {
   let total = 0;
-  for (const key of await keysMatching(redis, `${keyPrefix}cost:*`))
+  for (const key of await keysMatching(redis, `${keyPrefix}cost:*`)) {
+    if ((await redis.type(key)) !== 'hash') continue;
     total += Number((await redis.hget(key, 'usd')) ?? 0);
+  }
   return total;
 }
 
