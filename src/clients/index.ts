@@ -9,12 +9,16 @@ import type { Logger } from '../log';
  * what they need from here instead of building their own.
  */
 export function createRedis(config: Config, options: { lazy?: boolean } = {}): Redis {
-  return new Redis(config.redis.url, {
+  const redis = new Redis(config.redis.url, {
     lazyConnect: options.lazy ?? false,
     // Commands issued while disconnected wait (bounded) instead of failing at once; callers see a clear error.
     maxRetriesPerRequest: 3,
     enableAutoPipelining: true,
   });
+  // While Redis is down, every reconnect attempt emits an error event; without a listener ioredis prints each one
+  // as "Unhandled error event". The commands that fail meanwhile reach their callers, which report them.
+  redis.on('error', () => undefined);
+  return redis;
 }
 
 const KAFKA_LEVELS = {
@@ -53,13 +57,39 @@ export async function connectTemporal(
  * Makes the broker create its consumer-offsets topic and load the group coordinator now, so that the first
  * consumer to join does not crash on "the coordinator is loading" (a fresh broker does this lazily).
  */
-export async function warmGroupCoordinator(kafka: Kafka, topic: string): Promise<void> {
+export async function warmGroupCoordinator(kafka: Kafka, topic: string, timeoutMs = 30_000): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.fetchOffsets({ groupId: 'precis-warmup', topics: [topic] });
+    // Right after a broker (re)start the coordinator answers NOT_COORDINATOR for a while: retriable, so wait.
+    await untilNotRetriable(timeoutMs, async () => {
+      await admin.fetchOffsets({ groupId: 'precis-warmup', topics: [topic] });
+      return true;
+    });
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * Calls `attempt` until it returns true, every 250 ms while it returns false or throws an error kafkajs marks
+ * retriable; any other error, or the deadline, ends the wait with an error.
+ */
+async function untilNotRetriable(
+  timeoutMs: number,
+  attempt: () => Promise<boolean>,
+  timeoutMessage = `Kafka still answered with retriable errors after ${timeoutMs} ms`,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await attempt()) return;
+    } catch (error) {
+      const retriable = error instanceof Error && 'retriable' in error && error.retriable === true;
+      if (!retriable || Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(timeoutMessage);
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
@@ -96,24 +126,14 @@ export async function ensureTopics(kafka: Kafka, config: Config, topics?: string
  * another process): wait, within a bound, until every partition has a leader instead of failing the start-up.
  */
 async function awaitLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
+  await untilNotRetriable(
+    timeoutMs,
+    async () => {
       const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
-      const ready = metadata.every(
-        (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
-      );
-      if (ready) return;
-    } catch (error) {
-      const retriable = error instanceof Error && 'retriable' in error && error.retriable === true;
-      if (!retriable || Date.now() > deadline) throw error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `Kafka topics ${topics.join(', ')} still have partitions without a leader after ${timeoutMs} ms`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+      return metadata.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+    },
+    `Kafka topics ${topics.join(', ')} still have partitions without a leader after ${timeoutMs} ms`,
+  );
 }
 
 /**

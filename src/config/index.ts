@@ -72,6 +72,12 @@ export const configSchema = z.object({
     clientId: z.string().min(1).default('precis'),
     /** PRECIS_KAFKA_GROUP_ID, the ingest consumer group. Default `precis-ingest`. */
     groupId: z.string().min(1).default('precis-ingest'),
+    /**
+     * PRECIS_KAFKA_SESSION_TIMEOUT_MS: how long the group waits for a silent ingest consumer before giving its
+     * partitions to another. A consumer that was killed holds its partitions this long (kafkajs's default is 30 s);
+     * a live one heartbeats every 3 s, also while it waits for Temporal. Default 10000.
+     */
+    sessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(10_000),
     /** PRECIS_TOPIC_EVENTS. Default `dashboard.events`. */
     eventsTopic: z.string().min(1).default('dashboard.events'),
     /** PRECIS_TOPIC_DLQ. Default `dashboard.events.dlq`. */
@@ -284,6 +290,7 @@ const ENV_FIELDS = {
   PRECIS_KAFKA_BROKERS: ['kafka', 'brokers'],
   PRECIS_KAFKA_CLIENT_ID: ['kafka', 'clientId'],
   PRECIS_KAFKA_GROUP_ID: ['kafka', 'groupId'],
+  PRECIS_KAFKA_SESSION_TIMEOUT_MS: ['kafka', 'sessionTimeoutMs'],
   PRECIS_TOPIC_EVENTS: ['kafka', 'eventsTopic'],
   PRECIS_TOPIC_DLQ: ['kafka', 'deadLetterTopic'],
   PRECIS_TOPIC_SUMMARIES: ['kafka', 'summariesTopic'],

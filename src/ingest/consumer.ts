@@ -128,6 +128,8 @@ export class IngestConsumer {
   constructor(private readonly deps: IngestDeps) {
     this.consumer = deps.kafka.consumer({
       groupId: deps.config.kafka.groupId,
+      sessionTimeout: deps.config.kafka.sessionTimeoutMs,
+      heartbeatInterval: 3_000,
       allowAutoTopicCreation: false,
       // Larger fetches than kafkajs's default under a backlog: a batch becomes one signal per dashboard, so the more
       // events a batch holds, the fewer Temporal calls per event. Bounded, because every partition's batch is in
