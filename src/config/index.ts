@@ -179,7 +179,7 @@ export const configSchema = z.object({
     sseHeartbeatMs: z.coerce.number().int().min(100).default(15_000),
     /** PRECIS_API_SSE_MAX_CLIENTS: concurrent streams per process; more are answered 503. Default 1000. */
     sseMaxClients: z.coerce.number().int().min(1).default(1000),
-    /** PRECIS_API_DEPENDENCY_TIMEOUT_MS: longest wait on Temporal or Kafka, and per readiness check. */
+    /** PRECIS_API_DEPENDENCY_TIMEOUT_MS: longest wait on Redis, Temporal or Kafka, and per readiness check. */
     dependencyTimeoutMs: z.coerce.number().int().min(50).default(2000),
   }),
   ingest: z.object({
