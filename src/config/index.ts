@@ -274,8 +274,12 @@ export const configSchema = z.object({
     quotaHoldMs: z.coerce.number().int().min(1000).default(900_000),
     /** PRECIS_LLM_LIMITER_MAX_WAIT_MS: longest wait for the shared limiter before handing the wait to Temporal. */
     limiterMaxWaitMs: millis.default(10_000),
-    /** PRECIS_LLM_HEARTBEAT_TIMEOUT_MS: a model activity that stops heartbeating this long is retried elsewhere. */
-    heartbeatTimeoutMs: z.coerce.number().int().min(1000).default(30_000),
+    /**
+     * PRECIS_LLM_HEARTBEAT_TIMEOUT_MS: a model activity that stops heartbeating this long is retried elsewhere (it
+     * resumes from the replies already paid for). It beats every third of this whatever it waits on, so only a lost
+     * worker misses it. Default 15 s.
+     */
+    heartbeatTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
   }),
   /** PRECIS_DASHBOARDS_DIR: folder of dashboard definitions (YAML or JSON). Default `dashboards`. */
   dashboardsDir: z.string().min(1).default('dashboards'),

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Summary } from '../../src/domain/summary';
 import type { RecordedRequest } from '../support/openai-server';
+import { summaryDraft } from '../support/summaries';
 import {
   everyVersionPublished,
   type JudgeContext,
@@ -22,25 +23,16 @@ const DASHBOARD = 'chaos-judge-00';
 
 function summary(version: number, eventIds: string[], overrides: Partial<Summary> = {}): Summary {
   return {
-    dashboardId: DASHBOARD,
+    ...summaryDraft(DASHBOARD, {
+      insights: [],
+      model: 'gpt-4o',
+      usage: { promptTokens: 1, completionTokens: 1, costUsd: 0 },
+      cacheOutcome: 'miss',
+      inputHash: `hash-${version}`,
+      eventIds,
+      eventCount: eventIds.length,
+    }),
     version,
-    generatedAt: new Date().toISOString(),
-    dataAsOf: new Date().toISOString(),
-    headline: 'h',
-    insights: [],
-    anomalies: [],
-    recommendations: [],
-    missingWidgets: [],
-    model: 'gpt-4o',
-    degraded: false,
-    degradedReason: null,
-    usage: { promptTokens: 1, completionTokens: 1, costUsd: 0 },
-    cacheOutcome: 'miss',
-    inputHash: `hash-${version}`,
-    eventIds,
-    eventCount: eventIds.length,
-    workflowId: 'w',
-    runId: 'r',
     ...overrides,
   };
 }

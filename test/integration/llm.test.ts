@@ -39,6 +39,7 @@ import { buildPipelineWorker } from '../../workers/pipeline';
 import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
 import { defaultResponder, type OpenAiTestServer, startOpenAiServer } from '../support/openai-server';
 import { deleteKeysWithPrefix } from '../support/redis';
+import { summaryDraft } from '../support/summaries';
 
 let server: OpenAiTestServer;
 const connections: Redis[] = [];
@@ -520,25 +521,15 @@ describe('the real OpenAI API', () => {
 });
 
 function draftFor(input: EnrichedDashboard): SummaryDraft {
-  return {
-    dashboardId: input.dashboardId,
-    generatedAt: new Date().toISOString(),
+  return summaryDraft(input.dashboardId, {
     dataAsOf: input.dataAsOf,
     headline: 'seeded',
     insights: [],
-    anomalies: [],
-    recommendations: [],
-    missingWidgets: [],
+    eventIds: [],
     model: 'gpt-4o',
-    degraded: false,
-    degradedReason: null,
-    usage: { promptTokens: 0, completionTokens: 0, costUsd: 0 },
     cacheOutcome: 'miss',
     inputHash: input.inputHash,
-    eventIds: [],
-    workflowId: 'w',
-    runId: 'r',
-  };
+  });
 }
 
 /**

@@ -10,7 +10,7 @@ describe('model activity timeouts', () => {
     expect(startToCloseMs).toBeGreaterThanOrEqual(2 * 2 * (30_000 + 10_000));
     // The attempt begun last, just before the retry budget ran out, may still walk the whole ladder.
     expect(scheduleToCloseMs).toBeGreaterThanOrEqual(120_000 + startToCloseMs);
-    expect(heartbeatTimeoutMs).toBe(30_000);
+    expect(heartbeatTimeoutMs).toBe(15_000);
   });
 
   it('grow with the call timeout, the limiter wait and the number of rungs', () => {
