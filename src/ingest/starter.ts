@@ -101,6 +101,11 @@ export function classifyTemporalRefusal(error: unknown): HandOverRefusal {
   }
 }
 
+/** The longest one hand-over may take: half the consumer's session timeout. */
+export function handOverDeadlineMs(config: Config): number {
+  return Math.floor(config.kafka.sessionTimeoutMs / 2);
+}
+
 /**
  * Hands a batch's events to the dashboard's workflow by count, newest ids and references (what the ingest does).
  * A refusal is thrown as a HandOverError saying whether to retry, split, dead-letter or stop.
@@ -112,11 +117,16 @@ export async function handOver(
   handover: EventsHandover,
 ): Promise<void> {
   try {
-    await client.workflow.signalWithStart(dashboardWorkflow, {
-      ...startOptions(config, dashboard),
-      signal: eventsHandedOverSignal,
-      signalArgs: [handover],
-    });
+    // Bounded well within the consumer's session timeout: a call that hangs (Temporal unreachable behind a silent
+    // network) must come back as a transient refusal in time for the consumer to heartbeat, pause and retry, not
+    // cost it its partitions. A signal that did land before the deadline is dropped as a repeat by the workflow.
+    await client.withDeadline(Date.now() + handOverDeadlineMs(config), () =>
+      client.workflow.signalWithStart(dashboardWorkflow, {
+        ...startOptions(config, dashboard),
+        signal: eventsHandedOverSignal,
+        signalArgs: [handover],
+      }),
+    );
   } catch (error) {
     throw new HandOverError(classifyTemporalRefusal(error), dashboard.id, error);
   }
