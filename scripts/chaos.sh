@@ -94,7 +94,7 @@ case "${1:-}" in
       CHAOS_RESULTS_FILE="$RESULTS" CHAOS_SCRIPT="$PRECIS_ROOT/scripts/chaos.sh" \
         CHAOS_TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_GRPC_PORT" CHAOS_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" \
         CHAOS_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" CHAOS_LOG_DIR="$PRECIS_LOGS" \
-        node_modules/.bin/jest -c jest.chaos.config.js --runInBand "$@"
+        node_modules/.bin/jest -c jest.chaos.config.js --runInBand --forceExit "$@"
     ) || status=$?
     print_results
     if [[ "${CI:-}" == true ]]; then bash "$STACK" down; fi

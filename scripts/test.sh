@@ -22,7 +22,9 @@ node_modules/.bin/biome check .
 results="$PRECIS_STATE/jest-results.json"
 rm -f "$results"
 status=0
-node_modules/.bin/jest --runInBand --json --outputFile="$results" "$@" || status=$?
+# --forceExit: a failed test can leave a consumer or worker behind (its afterAll timed out); the run must still end
+# and report, never hang until CI's limit.
+node_modules/.bin/jest --runInBand --forceExit --json --outputFile="$results" "$@" || status=$?
 if [[ -f "$results" ]]; then
   node -e '
     const r = require(process.argv[1]);
