@@ -216,7 +216,8 @@ export function parseText(text: string, facts: DataFacts, initialWidgets: string
     const rest = after.slice(length);
     const follower = /^\s*([a-z]+)/i.exec(rest)?.[1]?.toLowerCase() ?? '';
     const signed = /^[-+−]/.test(stated.text);
-    const bySign: Direction | null = signed ? (stated.value < 0 ? 'down' : 'up') : null;
+    // From the written sign, not the value: "-0.0" is a stated fall even though -0 is not below 0.
+    const bySign: Direction | null = signed ? (/^[-−]/.test(stated.text) ? 'down' : 'up') : null;
     const byFollower: Direction | null = UP.has(follower) ? 'up' : DOWN.has(follower) ? 'down' : null;
     const byWords = byFollower ?? (level ? null : direction);
     figures.push({

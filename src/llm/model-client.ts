@@ -5,7 +5,7 @@ import type { EnrichedDashboard } from '../pipeline/types';
 import type { SummaryContent } from '../summarize/types';
 import type { TokenUsage } from './cost';
 import { parseResetDuration } from './errors';
-import { checkGrounding } from './grounding';
+import { checkGrounding, type GroundingReport, groundingRecord } from './grounding';
 import { type ModelOutput, modelOutputSchema } from './output';
 import { buildMessages, modelInput, type Prompt } from './prompt';
 
@@ -60,7 +60,12 @@ function leaksPrompt(text: string, system: string): boolean {
   return false;
 }
 
-function review(output: ModelOutput, enriched: EnrichedDashboard, prompt: Prompt): ModelReply['problem'] {
+function review(
+  output: ModelOutput,
+  enriched: EnrichedDashboard,
+  prompt: Prompt,
+  grounding: GroundingReport,
+): ModelReply['problem'] {
   const known = new Set([
     ...enriched.widgets.map((w) => w.widgetId),
     ...enriched.missing.map((m) => m.widgetId),
@@ -71,12 +76,16 @@ function review(output: ModelOutput, enriched: EnrichedDashboard, prompt: Prompt
   ].filter((id) => !known.has(id));
   if (unknown.length > 0)
     return { kind: 'invalid', detail: `refers to unknown widgets: ${unknown.join(', ')}` };
-  const texts = [output.headline, ...output.insights.map((i) => i.text), ...output.recommendations];
+  const texts = [
+    output.headline,
+    ...output.insights.map((i) => i.text),
+    ...output.anomalies.map((a) => a.description),
+    ...output.recommendations,
+  ];
   if (texts.some((t) => UNSAFE.test(t)))
     return { kind: 'unsafe', detail: 'contains a link, image or markup' };
   if (texts.some((t) => leaksPrompt(t, prompt.system)))
     return { kind: 'unsafe', detail: 'repeats the system prompt' };
-  const grounding = checkGrounding(output, modelInput(enriched));
   if (!grounding.grounded) {
     return {
       kind: 'ungrounded',
@@ -150,11 +159,12 @@ export async function callModel(
       rateLimits,
     };
   }
+  const grounding = checkGrounding(parsed.data, modelInput(enriched));
   return {
     model: served,
     usage,
-    content: parsed.data,
-    problem: review(parsed.data, enriched, prompt),
+    content: { ...parsed.data, grounding: groundingRecord(grounding) },
+    problem: review(parsed.data, enriched, prompt, grounding),
     rateLimits,
   };
 }

@@ -1,4 +1,6 @@
 import type { Summary } from '../domain/summary';
+import { checkGrounding, groundingRecord } from '../llm/grounding';
+import { modelInput } from '../llm/prompt';
 import type { EnrichedDashboard, EnrichedWidget, SeriesStats } from '../pipeline/types';
 import type { SummaryContent } from './types';
 
@@ -94,8 +96,12 @@ function breakdownText(widget: EnrichedWidget): string | null {
     );
   }
   if (shift?.shiftPp != null) {
+    // A shift that rounds to 0.0 is stated as steady: "-0.0 pp" would claim a direction the data does not show.
+    const shown = shift.shiftPp.toFixed(1);
     parts.push(
-      `${shift.key} share ${shift.shiftPp > 0 ? '+' : ''}${shift.shiftPp.toFixed(1)} pp to ${shift.share.toFixed(1)}%`,
+      Number(shown) === 0
+        ? `${shift.key} share steady at ${shift.share.toFixed(1)}%`
+        : `${shift.key} share ${shift.shiftPp > 0 ? '+' : ''}${shown} pp to ${shift.share.toFixed(1)}%`,
     );
   }
   return parts.length > 0 ? `${widget.title}: ${parts.join('; ')}.` : null;
@@ -149,5 +155,25 @@ export function summarizeLocally(input: EnrichedDashboard): SummaryContent {
     );
   for (const gap of input.missing)
     recommendations.push(`Check the source of widget ${gap.widgetId}: ${gap.reason}.`);
-  return { headline: headline.slice(0, 300), insights, anomalies, recommendations };
+  return checked({ headline: headline.slice(0, 300), insights, anomalies, recommendations }, input);
+}
+
+/**
+ * The same bar as a model reply: the local output goes through the claim checker too. It has no repair call and
+ * no next rung, so a part whose claims fail is left out rather than served unchecked; the record says what was
+ * checked and bound.
+ */
+function checked(content: SummaryContent, input: EnrichedDashboard): SummaryContent {
+  const data = modelInput(input);
+  const first = checkGrounding(content, data);
+  if (first.grounded) return { ...content, grounding: groundingRecord(first) };
+  const failed = new Set(first.claims.filter((c) => !c.ok).map((c) => c.field.replace(/\.\w+$/, '')));
+  const keep = (prefix: string) => (_item: unknown, index: number) => !failed.has(`${prefix}[${index}]`);
+  const kept: SummaryContent = {
+    headline: failed.has('headline') ? `${input.title}: summary of the latest data.` : content.headline,
+    insights: content.insights.filter(keep('insights')),
+    anomalies: content.anomalies.filter(keep('anomalies')),
+    recommendations: content.recommendations.filter(keep('recommendations')),
+  };
+  return { ...kept, grounding: groundingRecord(checkGrounding(kept, data)) };
 }
