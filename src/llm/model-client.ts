@@ -5,6 +5,7 @@ import type { EnrichedDashboard } from '../pipeline/types';
 import type { SummaryContent } from '../summarize/types';
 import type { TokenUsage } from './cost';
 import { parseResetDuration } from './errors';
+import { textProblem } from '../grounding/text-checks';
 import { checkGrounding, type GroundingReport, groundingRecord } from './grounding';
 import { type ModelOutput, modelOutputSchema } from './output';
 import { buildMessages, modelInput, type Prompt } from './prompt';
@@ -48,19 +49,8 @@ function durationHeader(headers: Headers, name: string): number | undefined {
   return (value === null ? null : parseResetDuration(value)) ?? undefined;
 }
 
-/** Text that must never appear in a summary, whatever the data said: links, images, markup. */
-const UNSAFE = /(https?:\/\/|www\.|!\[|<\/?[a-z][^>]*>|\]\()/i;
-
-/** Whether the reply repeats a long stretch of the system prompt (a prompt-leak attempt that worked). */
-function leaksPrompt(text: string, system: string): boolean {
-  const normalized = text.toLowerCase();
-  for (let i = 0; i + 60 <= system.length; i += 30) {
-    if (normalized.includes(system.slice(i, i + 60).toLowerCase())) return true;
-  }
-  return false;
-}
-
-function review(
+/** The checks a reply must pass before it is served; exported so the grounding corpus measures exactly these. */
+export function review(
   output: ModelOutput,
   enriched: EnrichedDashboard,
   prompt: Prompt,
@@ -82,10 +72,8 @@ function review(
     ...output.anomalies.map((a) => a.description),
     ...output.recommendations,
   ];
-  if (texts.some((t) => UNSAFE.test(t)))
-    return { kind: 'unsafe', detail: 'contains a link, image or markup' };
-  if (texts.some((t) => leaksPrompt(t, prompt.system)))
-    return { kind: 'unsafe', detail: 'repeats the system prompt' };
+  const unsafe = textProblem(texts, prompt.system);
+  if (unsafe) return { kind: 'unsafe', detail: unsafe };
   if (!grounding.grounded) {
     return {
       kind: 'ungrounded',

@@ -1,4 +1,5 @@
 import type { Summary } from '../domain/summary';
+import { textProblem } from '../grounding/text-checks';
 import { checkGrounding, groundingRecord } from '../llm/grounding';
 import { modelInput } from '../llm/prompt';
 import type { EnrichedDashboard, EnrichedWidget, SeriesStats } from '../pipeline/types';
@@ -159,15 +160,22 @@ export function summarizeLocally(input: EnrichedDashboard): SummaryContent {
 }
 
 /**
- * The same bar as a model reply: the local output goes through the claim checker too. It has no repair call and
+ * The same bar as a model reply: the local output goes through the text checks and the claim checker too. It has no repair call and
  * no next rung, so a part whose claims fail is left out rather than served unchecked; the record says what was
  * checked and bound.
  */
 function checked(content: SummaryContent, input: EnrichedDashboard): SummaryContent {
   const data = modelInput(input);
-  const first = checkGrounding(content, data);
-  if (first.grounded) return { ...content, grounding: groundingRecord(first) };
-  const failed = new Set(first.claims.filter((c) => !c.ok).map((c) => c.field.replace(/\.\w+$/, '')));
+  const report = checkGrounding(content, data);
+  const failed = new Set(report.claims.filter((c) => !c.ok).map((c) => c.field.replace(/\.\w+$/, '')));
+  const flagUnsafe = (field: string, text: string) => {
+    if (textProblem([text], '') !== null) failed.add(field);
+  };
+  flagUnsafe('headline', content.headline);
+  content.insights.forEach((insight, i) => flagUnsafe(`insights[${i}]`, insight.text));
+  content.anomalies.forEach((anomaly, i) => flagUnsafe(`anomalies[${i}]`, anomaly.description));
+  content.recommendations.forEach((text, i) => flagUnsafe(`recommendations[${i}]`, text));
+  if (failed.size === 0) return { ...content, grounding: groundingRecord(report) };
   const keep = (prefix: string) => (_item: unknown, index: number) => !failed.has(`${prefix}[${index}]`);
   const kept: SummaryContent = {
     headline: failed.has('headline') ? `${input.title}: summary of the latest data.` : content.headline,
