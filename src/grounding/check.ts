@@ -1,5 +1,5 @@
 import type { SummaryContent } from '../summarize/types';
-import { type FigureClaim, parseText } from './claims';
+import { type FigureClaim, parseText, SMALL_COUNT } from './claims';
 import { type DataFacts, dataFacts, type Fact, SIGNED_KINDS, type WidgetFacts } from './facts';
 
 /**
@@ -140,8 +140,6 @@ function bind(claim: FigureClaim, scope: Scope): { fact: Fact | null; reason?: s
   return { fact: null, reason: 'no statistic of the named widget has this value' };
 }
 
-/** Integers up to this, written bare (no unit, sign, direction or level role), are counting words ("top 3"). */
-const SMALL_COUNT = 12;
 
 function isCountingWord(claim: FigureClaim): boolean {
   return (

@@ -9,6 +9,9 @@ import type { DataFacts } from './facts';
  */
 
 export type Direction = 'up' | 'down';
+
+/** Integers up to this, written bare (no unit, sign, direction or level role), are counting words ("top 3"). */
+export const SMALL_COUNT = 12;
 /** The unit written after a figure: %, pp, a named unit, or none. */
 export type StatedUnit = { type: 'percent' } | { type: 'pp' } | { type: 'named'; unit: string } | { type: 'none' };
 
@@ -39,7 +42,7 @@ export interface DateClaim {
 export interface ParsedText {
   figures: FigureClaim[];
   dates: DateClaim[];
-  /** Durations ("24h", "7 days") other than a comparison window of the data. */
+  /** Durations ("48 hours") that are neither a comparison window of the data nor a small count. */
   durations: string[];
 }
 
@@ -167,7 +170,9 @@ export function parseText(text: string, facts: DataFacts, initialWidgets: string
     const span = { from: m.index ?? 0, to: (m.index ?? 0) + m[0].length };
     if (overlaps(spans, span)) continue;
     const unit = (m[2] as string).toLowerCase()[0] as string;
-    if (comparisonWindowMs(facts).has(Number(m[1]) * (DURATION_MS[unit] ?? Number.NaN))) take(span);
+    // A comparison window of the data, or a small span said in words ("the last 3 days"), is no figure claim.
+    const small = Number(m[1]) <= SMALL_COUNT;
+    if (small || comparisonWindowMs(facts).has(Number(m[1]) * (DURATION_MS[unit] ?? Number.NaN))) take(span);
     else durations.push(m[0]);
   }
   const masked = mask(text, spans);
