@@ -69,7 +69,7 @@ const PERCENT = /^\s?(?:%|percent\b|per cent\b)/i;
 const PER_DAY = /^\s?(?:\/\s?day\b|per day\b|a day\b|each day\b|daily\b)/i;
 const ISO_INSTANT = /\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?:\s?UTC)?/g;
 const CLOCK = /\b\d{1,2}:\d{2}(?::\d{2})?(?:\s?UTC)?/g;
-const DURATION = /\b(\d+)\s?(h|d|w|m|hours?|days?|weeks?|minutes?)\b/gi;
+const DURATION = /(?<![\d.,])(\d+)\s?(h|d|w|m|hours?|days?|weeks?|minutes?)\b/g;
 const DURATION_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 604_800_000, m: 60_000 };
 
 interface Span {
