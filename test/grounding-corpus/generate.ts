@@ -3,22 +3,15 @@
  * demo dashboards: faithful replies in varied wording and rounding, and replies with one planted fault each
  * (flipped direction, figure moved to another widget or series, percent/absolute and unit swaps, figures from
  * timestamps or metadata, invented figures, echoed instructions, wrong anomalies). Deterministic (seeded), so the
- * file only changes when this script or the demo data does. Run: node_modules/.bin/tsx scripts/grounding-corpus.ts
+ * file only changes when this script or the demo data does. Run: node_modules/.bin/tsx test/grounding-corpus/generate.ts
  */
 import { writeFileSync } from 'node:fs';
-import type { ModelOutput } from '../src/llm/output';
-import type { EnrichedDashboard, EnrichedWidget, SeriesStats } from '../src/pipeline/types';
-import { prng } from '../src/sources/demo-data';
-import { CORPUS_INSTANTS, demoInputs } from '../test/grounding-corpus/demo-inputs';
-
-export interface CorpusCase {
-  id: string;
-  category: string;
-  expect: 'accept' | 'reject';
-  /** `<dashboardId>@<index into CORPUS_INSTANTS>` */
-  input: string;
-  reply: ModelOutput;
-}
+import type { ModelOutput } from '../../src/llm/output';
+import { loadPrompt } from '../../src/llm/prompt';
+import type { EnrichedDashboard, EnrichedWidget, SeriesStats } from '../../src/pipeline/types';
+import { prng } from '../../src/sources/demo-data';
+import { CORPUS_INSTANTS, demoInputs } from './demo-inputs';
+import type { CorpusCase } from './evaluate';
 
 type Insight = ModelOutput['insights'][number];
 type Anomaly = ModelOutput['anomalies'][number];
@@ -334,7 +327,6 @@ function injectionCases(ctx: Ctx, widget: EnrichedWidget, system: string): void 
 }
 
 async function main(): Promise<void> {
-  const { loadPrompt } = await import('../src/llm/prompt');
   const system = loadPrompt('prompts').system;
   const inputs = await demoInputs('dashboards');
   const cases: CorpusCase[] = [];
