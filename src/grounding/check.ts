@@ -97,14 +97,15 @@ interface Scope {
 }
 
 function bind(claim: FigureClaim, scope: Scope): { fact: Fact | null; reason?: string } {
-  const named = claim.widgets
-    ? scope.all.filter((w) => claim.widgets?.includes(w.widgetId))
-    : scope.allowed;
+  const named = claim.widgets ? scope.all.filter((w) => claim.widgets?.includes(w.widgetId)) : scope.allowed;
   const inScope = named.filter((w) => scope.allowed.includes(w));
   const matches = (widgets: WidgetFacts[], test: (fact: Fact, widget: WidgetFacts) => boolean) =>
     widgets.flatMap((w) =>
       w.facts.filter(
-        (f) => (claim.seriesKey === null || f.seriesKey === claim.seriesKey) && test(f, w) && valueFits(claim, f.value),
+        (f) =>
+          (claim.seriesKey === null || f.seriesKey === claim.seriesKey) &&
+          test(f, w) &&
+          valueFits(claim, f.value),
       ),
     );
   const full = matches(inScope, (f, w) => unitFits(claim, f, w.unit) && directionFits(claim, f));
@@ -130,16 +131,17 @@ function bind(claim: FigureClaim, scope: Scope): { fact: Fact | null; reason?: s
   if (wrongUnit) return { fact: null, reason: `unit does not fit ${wrongUnit.statistic}` };
   if (claim.seriesKey !== null && matches(inScope, () => true).length === 0) {
     const otherSeries = inScope.flatMap((w) => w.facts).find((f) => valueFits(claim, f.value));
-    if (otherSeries) return { fact: null, reason: `belongs to series ${otherSeries.seriesKey}, not ${claim.seriesKey}` };
+    if (otherSeries)
+      return { fact: null, reason: `belongs to series ${otherSeries.seriesKey}, not ${claim.seriesKey}` };
   }
   const elsewhere = scope.all.flatMap((w) => w.facts).find((f) => valueFits(claim, f.value));
   if (elsewhere && !inScope.some((w) => w.widgetId === elsewhere.widgetId)) {
     return { fact: null, reason: `belongs to widget ${elsewhere.widgetId}, not the one named` };
   }
-  if (named.length > 0 && inScope.length === 0) return { fact: null, reason: 'names a widget outside widgetIds' };
+  if (named.length > 0 && inScope.length === 0)
+    return { fact: null, reason: 'names a widget outside widgetIds' };
   return { fact: null, reason: 'no statistic of the named widget has this value' };
 }
-
 
 function isCountingWord(claim: FigureClaim): boolean {
   return (
@@ -157,7 +159,9 @@ function isCountingWord(claim: FigureClaim): boolean {
 function instantKnown(text: string, instants: string[]): boolean {
   const date = /\d{4}-\d{2}-\d{2}/.exec(text)?.[0];
   const clock = /\d{1,2}:\d{2}(?::\d{2})?/.exec(text)?.[0];
-  const wanted = clock ? clock.padStart(clock.indexOf(':') === 1 ? clock.length + 1 : clock.length, '0') : null;
+  const wanted = clock
+    ? clock.padStart(clock.indexOf(':') === 1 ? clock.length + 1 : clock.length, '0')
+    : null;
   return instants.some((instant) => {
     if (date && !instant.startsWith(date)) return false;
     return wanted === null || instant.slice(11).startsWith(wanted);
@@ -257,13 +261,9 @@ export function checkClaims(content: SummaryContent, input: unknown): ClaimRepor
     ),
     ...content.anomalies.flatMap((anomaly, i) => [
       checkAnomaly(i, anomaly, byId.get(anomaly.widgetId)),
-      ...checkText(
-        `anomalies[${i}].description`,
-        anomaly.description,
-        facts,
-        widgetsOf([anomaly.widgetId]),
-        [anomaly.widgetId],
-      ),
+      ...checkText(`anomalies[${i}].description`, anomaly.description, facts, widgetsOf([anomaly.widgetId]), [
+        anomaly.widgetId,
+      ]),
     ]),
     ...content.recommendations.flatMap((text, i) =>
       checkText(`recommendations[${i}]`, text, facts, facts.widgets, null),

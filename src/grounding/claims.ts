@@ -1,5 +1,5 @@
-import { statedNumbers } from './numbers';
 import type { DataFacts } from './facts';
+import { statedNumbers } from './numbers';
 
 /**
  * Reads a sentence of a summary as a list of figure claims. Each figure gets what a reader would take from it:
@@ -13,7 +13,11 @@ export type Direction = 'up' | 'down';
 /** Integers up to this, written bare (no unit, sign, direction or level role), are counting words ("top 3"). */
 export const SMALL_COUNT = 12;
 /** The unit written after a figure: %, pp, a named unit, or none. */
-export type StatedUnit = { type: 'percent' } | { type: 'pp' } | { type: 'named'; unit: string } | { type: 'none' };
+export type StatedUnit =
+  | { type: 'percent' }
+  | { type: 'pp' }
+  | { type: 'named'; unit: string }
+  | { type: 'none' };
 
 export interface FigureClaim {
   text: string;
@@ -63,11 +67,27 @@ const LEVEL_MARKERS = new Set(
   ),
 );
 /** Units a figure may carry besides the widgets' own: a time or money unit never belongs to another widget. */
-const COMMON_UNITS = ['ms', 's', 'sec', 'secs', 'seconds', 'second', 'milliseconds', 'us', 'µs', 'min', 'minutes', 'EUR', 'USD', 'GBP'];
+const COMMON_UNITS = [
+  'ms',
+  's',
+  'sec',
+  'secs',
+  'seconds',
+  'second',
+  'milliseconds',
+  'us',
+  'µs',
+  'min',
+  'minutes',
+  'EUR',
+  'USD',
+  'GBP',
+];
 const PP = /^\s?(?:pp\b|p\.p\.|percentage points?\b|points?\b|pts\b)/i;
 const PERCENT = /^\s?(?:%|percent\b|per cent\b)/i;
 const PER_DAY = /^\s?(?:\/\s?day\b|per day\b|a day\b|each day\b|daily\b)/i;
-const ISO_INSTANT = /\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?:\s?UTC)?/g;
+const ISO_INSTANT =
+  /\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?:\s?UTC)?/g;
 const CLOCK = /\b\d{1,2}:\d{2}(?::\d{2})?(?:\s?UTC)?/g;
 const DURATION = /(?<![\d.,])(\d+)\s?(h|d|w|m|hours?|days?|weeks?|minutes?)\b/g;
 const DURATION_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 604_800_000, m: 60_000 };
@@ -102,7 +122,8 @@ function overlaps(spans: Span[], span: Span): boolean {
 /** The text with each span overwritten by '#' (same length, so positions still line up). */
 function mask(text: string, spans: Span[]): string {
   let out = text;
-  for (const span of spans) out = out.slice(0, span.from) + '#'.repeat(span.to - span.from) + out.slice(span.to);
+  for (const span of spans)
+    out = out.slice(0, span.from) + '#'.repeat(span.to - span.from) + out.slice(span.to);
   return out;
 }
 
@@ -177,7 +198,8 @@ export function parseText(text: string, facts: DataFacts, initialWidgets: string
   }
   const masked = mask(text, spans);
 
-  for (const m of masked.matchAll(/[.;:!?](?=\s|$)|\n/g)) markers.push({ at: m.index ?? 0, kind: 'sentence' });
+  for (const m of masked.matchAll(/[.;:!?](?=\s|$)|\n/g))
+    markers.push({ at: m.index ?? 0, kind: 'sentence' });
   for (const m of masked.matchAll(/,\s|\s(?:and|while|but|whereas)\s|[()]/g)) {
     markers.push({ at: m.index ?? 0, kind: 'clause' });
   }

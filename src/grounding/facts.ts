@@ -92,7 +92,12 @@ function breakdownFacts(widgetId: string, breakdown: Record<string, unknown>): F
   if (current !== null && previous !== null) {
     add(null, 'total change vs previous window', 'delta', current - previous);
     if (previous !== 0) {
-      add(null, 'total change % vs previous window', 'pct', ((current - previous) / Math.abs(previous)) * 100);
+      add(
+        null,
+        'total change % vs previous window',
+        'pct',
+        ((current - previous) / Math.abs(previous)) * 100,
+      );
     }
   }
   for (const mover of records(breakdown.topMovers)) {
@@ -123,11 +128,19 @@ function widgetFacts(widget: Record<string, unknown>): WidgetFacts | null {
     ...series.flatMap((s) => seriesFacts(widgetId, s)),
     ...(isRecord(widget.breakdown) ? breakdownFacts(widgetId, widget.breakdown) : []),
     ...anomalies.map(
-      (a): Fact => ({ widgetId, seriesKey: a.seriesKey, statistic: 'anomaly value', kind: 'level', value: a.v }),
+      (a): Fact => ({
+        widgetId,
+        seriesKey: a.seriesKey,
+        statistic: 'anomaly value',
+        kind: 'level',
+        value: a.v,
+      }),
     ),
   ];
   const breakdownKeys = isRecord(widget.breakdown)
-    ? [...records(widget.breakdown.topMovers), ...records(widget.breakdown.shareShifts)].map((m) => str(m.key))
+    ? [...records(widget.breakdown.topMovers), ...records(widget.breakdown.shareShifts)].map((m) =>
+        str(m.key),
+      )
     : [];
   return {
     widgetId,
@@ -137,7 +150,9 @@ function widgetFacts(widget: Record<string, unknown>): WidgetFacts | null {
     seriesKeys: [...new Set([...series.map((s) => str(s.key)), ...breakdownKeys].filter(Boolean))],
     anomalies,
     facts,
-    instants: [...series.flatMap((s) => [str(s.first), str(s.last)]), ...anomalies.map((a) => a.t)].filter(Boolean),
+    instants: [...series.flatMap((s) => [str(s.first), str(s.last)]), ...anomalies.map((a) => a.t)].filter(
+      Boolean,
+    ),
   };
 }
 
@@ -148,9 +163,12 @@ export function dataFacts(input: unknown): DataFacts {
   return {
     title: str(data.title),
     widgets,
-    instants: [str(range.from), str(range.to), str(data.dataAsOf), ...widgets.flatMap((w) => w.instants)].filter(
-      Boolean,
-    ),
+    instants: [
+      str(range.from),
+      str(range.to),
+      str(data.dataAsOf),
+      ...widgets.flatMap((w) => w.instants),
+    ].filter(Boolean),
     missingReasons: records(data.missing)
       .map((m) => str(m.reason))
       .filter(Boolean),

@@ -1,11 +1,11 @@
 import OpenAI from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import type { Config } from '../config';
+import { textProblem } from '../grounding/text-checks';
 import type { EnrichedDashboard } from '../pipeline/types';
 import type { SummaryContent } from '../summarize/types';
 import type { TokenUsage } from './cost';
 import { parseResetDuration } from './errors';
-import { textProblem } from '../grounding/text-checks';
 import { checkGrounding, type GroundingReport, groundingRecord } from './grounding';
 import { type ModelOutput, modelOutputSchema } from './output';
 import { buildMessages, modelInput, type Prompt } from './prompt';

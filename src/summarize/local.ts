@@ -172,9 +172,9 @@ function checked(content: SummaryContent, input: EnrichedDashboard): SummaryCont
     if (textProblem([text], '') !== null) failed.add(field);
   };
   flagUnsafe('headline', content.headline);
-  content.insights.forEach((insight, i) => flagUnsafe(`insights[${i}]`, insight.text));
-  content.anomalies.forEach((anomaly, i) => flagUnsafe(`anomalies[${i}]`, anomaly.description));
-  content.recommendations.forEach((text, i) => flagUnsafe(`recommendations[${i}]`, text));
+  for (const [i, insight] of content.insights.entries()) flagUnsafe(`insights[${i}]`, insight.text);
+  for (const [i, anomaly] of content.anomalies.entries()) flagUnsafe(`anomalies[${i}]`, anomaly.description);
+  for (const [i, text] of content.recommendations.entries()) flagUnsafe(`recommendations[${i}]`, text);
   if (failed.size === 0) return { ...content, grounding: groundingRecord(report) };
   const keep = (prefix: string) => (_item: unknown, index: number) => !failed.has(`${prefix}[${index}]`);
   const kept: SummaryContent = {

@@ -33,7 +33,9 @@ export const CORPUS_INSTANTS = ['2026-11-28T12:00:00.000Z', '2026-11-30T06:00:00
 export async function demoInputs(dir = 'dashboards'): Promise<EnrichedDashboard[]> {
   const connector = createDemoConnector();
   const out: EnrichedDashboard[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
     const dashboard = parseDashboard(file, readFileSync(join(dir, file), 'utf8'));
     for (const instant of CORPUS_INSTANTS) {
       const asOf = new Date(instant);

@@ -53,7 +53,11 @@ export async function evaluateCorpus(cases = loadCorpus()): Promise<Outcome[]> {
     const parsed = modelOutputSchema.safeParse(c.reply);
     if (!parsed.success) return { case: c, accepted: false, detail: 'breaks the schema' };
     const problem = review(parsed.data, enriched, prompt, checkGrounding(parsed.data, modelInput(enriched)));
-    return { case: c, accepted: problem === null, detail: problem ? `${problem.kind}: ${problem.detail}` : null };
+    return {
+      case: c,
+      accepted: problem === null,
+      detail: problem ? `${problem.kind}: ${problem.detail}` : null,
+    };
   });
 }
 
@@ -61,13 +65,21 @@ export function byCategory(outcomes: Outcome[]): CategoryRow[] {
   const rows = new Map<string, CategoryRow>();
   for (const o of outcomes) {
     const key = `${o.case.expect}:${o.case.category}`;
-    const row = rows.get(key) ?? { category: o.case.category, expect: o.case.expect, cases: 0, wrong: 0, rate: 0 };
+    const row = rows.get(key) ?? {
+      category: o.case.category,
+      expect: o.case.expect,
+      cases: 0,
+      wrong: 0,
+      rate: 0,
+    };
     row.cases += 1;
     if (o.accepted !== (o.case.expect === 'accept')) row.wrong += 1;
     row.rate = row.wrong / row.cases;
     rows.set(key, row);
   }
-  return [...rows.values()].sort((a, b) => a.expect.localeCompare(b.expect) || a.category.localeCompare(b.category));
+  return [...rows.values()].sort(
+    (a, b) => a.expect.localeCompare(b.expect) || a.category.localeCompare(b.category),
+  );
 }
 
 /** The README's results table. */

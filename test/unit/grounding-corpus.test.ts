@@ -28,7 +28,9 @@ describe('grounding corpus', () => {
 
   it('accepts no faulty reply and refuses at most 2 % of faithful ones, by category', async () => {
     const outcomes = await evaluateCorpus();
-    const falseAccepts = outcomes.filter((o) => o.case.expect === 'reject' && o.accepted).map((o) => o.case.id);
+    const falseAccepts = outcomes
+      .filter((o) => o.case.expect === 'reject' && o.accepted)
+      .map((o) => o.case.id);
     expect(falseAccepts).toEqual([]);
     const overBudget = byCategory(outcomes)
       .filter((row) => row.expect === 'accept' && row.rate > 0.02)

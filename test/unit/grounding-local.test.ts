@@ -36,7 +36,10 @@ describe('the local summarizer under the claim checker', () => {
   });
 
   it('grounds every claim on generated data of any shape (property)', () => {
-    const dashboard = parseDashboard('marketing-funnel.yaml', readFileSync('dashboards/marketing-funnel.yaml', 'utf8'));
+    const dashboard = parseDashboard(
+      'marketing-funnel.yaml',
+      readFileSync('dashboards/marketing-funnel.yaml', 'utf8'),
+    );
     const asOf = '2026-11-28T12:00:00.000Z';
     const day = (n: number) => new Date(Date.parse(asOf) - n * 86_400_000).toISOString().slice(0, 10);
     const values = fc.array(
@@ -46,11 +49,17 @@ describe('the local summarizer under the claim checker', () => {
     fc.assert(
       fc.property(fc.array(values, { minLength: 4, maxLength: 4 }), values, (seriesValues, extra) => {
         const widgets: CollectedWidget[] = dashboard.widgets.map((widget, w) => {
-          const points = (vs: number[]) => vs.map((v, i) => ({ t: `${day(vs.length - i)}T00:00:00.000Z`, v }));
+          const points = (vs: number[]) =>
+            vs.map((v, i) => ({ t: `${day(vs.length - i)}T00:00:00.000Z`, v }));
           const own = seriesValues[w] ?? [];
           const data =
             widget.kind === 'breakdown'
-              ? { series: [{ key: 'search', points: points(own) }, { key: 'email', points: points(extra) }] }
+              ? {
+                  series: [
+                    { key: 'search', points: points(own) },
+                    { key: 'email', points: points(extra) },
+                  ],
+                }
               : { series: [{ key: widget.id, points: points(own) }] };
           return { widgetId: widget.id, status: 'ok', data };
         });

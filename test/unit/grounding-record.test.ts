@@ -11,7 +11,10 @@ describe('the grounding record in the stored summary and the API', () => {
     if (!input) throw new Error('no demo input');
     const content = summarizeLocally(input);
     const stored = { ...summaryDraft(input.dashboardId, content), version: 3 };
-    const read = readSummary(JSON.parse(JSON.stringify(stored)), { dashboardId: input.dashboardId, version: 3 });
+    const read = readSummary(JSON.parse(JSON.stringify(stored)), {
+      dashboardId: input.dashboardId,
+      version: 3,
+    });
     expect(read.unreadable).toEqual([]);
     expect(read.summary.grounding).toEqual(content.grounding);
     const claim = read.summary.grounding?.claims.find((c) => c.statistic === 'change % vs previous window');
