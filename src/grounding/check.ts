@@ -1,5 +1,5 @@
 import type { SummaryContent } from '../summarize/types';
-import { type FigureClaim, parseText, SMALL_COUNT } from './claims';
+import { type Direction, type FigureClaim, parseText, SMALL_COUNT } from './claims';
 import { type DataFacts, dataFacts, type Fact, SIGNED_KINDS, type WidgetFacts } from './facts';
 
 /**
@@ -72,22 +72,61 @@ function unitFits(claim: FigureClaim, fact: Fact, widgetUnit: string): boolean {
   }
 }
 
+/** How far a qualified figure may be from the statistic: "about" 5 %, "over"/"under" up to 15 % on its side. */
+const ABOUT = 0.05;
+const BOUND = 0.15;
+
 function valueFits(claim: FigureClaim, value: number): boolean {
   const actual = Math.abs(value);
   // A little relative slack beyond the shown rounding absorbs float noise in the input.
-  return Math.abs(actual - claim.value) <= claim.tolerance * 1.0001 + 1e-9 * Math.max(actual, claim.value);
+  const noise = 1e-9 * Math.max(actual, claim.value);
+  const slack = claim.tolerance * 1.0001 + noise;
+  switch (claim.approximation) {
+    case 'about':
+      return Math.abs(actual - claim.value) <= Math.max(slack, ABOUT * claim.value);
+    // A bound is exact on its own side ("less than 9%" is not 9.4%, though "9%" alone would round it).
+    case 'over':
+      return actual >= claim.value - noise && actual <= claim.value * (1 + BOUND) + slack;
+    case 'under':
+      return actual <= claim.value + noise && actual >= claim.value * (1 - BOUND) - slack;
+    default:
+      return Math.abs(actual - claim.value) <= slack;
+  }
+}
+
+/** The direction a claim states: its own words or sign, else what "improved"/"worsened" mean for the widget. */
+function statedDirection(claim: FigureClaim, widget: WidgetFacts): Direction | null | 'unknown' {
+  const judged =
+    claim.judgement === null
+      ? null
+      : widget.polarity === 'higher_is_better'
+        ? claim.judgement === 'better'
+          ? 'up'
+          : 'down'
+        : widget.polarity === 'higher_is_worse'
+          ? claim.judgement === 'better'
+            ? 'down'
+            : 'up'
+          : 'unknown';
+  if (claim.direction !== null && judged !== null && judged !== 'unknown' && judged !== claim.direction) {
+    return 'unknown';
+  }
+  return claim.direction ?? judged;
 }
 
 /** Whether the claim's direction (or its absence) is consistent with the statistic's sign and role. */
-function directionFits(claim: FigureClaim, fact: Fact): boolean {
+function directionFits(claim: FigureClaim, fact: Fact, widget: WidgetFacts): boolean {
   if (claim.contradictory) return false;
   const signedKind = SIGNED_KINDS.has(fact.kind);
   if (claim.level && signedKind) return false;
   if (claim.perDay && fact.kind !== 'rate') return false;
-  if (claim.direction === null) return true;
-  if (signedKind) return claim.direction === 'up' ? fact.value > 0 : fact.value < 0;
+  const direction = statedDirection(claim, widget);
+  // "Improved" on a neutral widget, or words that disagree with each other: no faithful reading.
+  if (direction === 'unknown') return false;
+  if (direction === null) return true;
+  if (signedKind) return direction === 'up' ? fact.value > 0 : fact.value < 0;
   // A level takes an explicit sign as its own sign; a direction word never describes a level.
-  return claim.signed && (claim.direction === 'up' ? fact.value >= 0 : fact.value < 0);
+  return claim.signed && (direction === 'up' ? fact.value >= 0 : fact.value < 0);
 }
 
 interface Scope {
@@ -108,7 +147,7 @@ function bind(claim: FigureClaim, scope: Scope): { fact: Fact | null; reason?: s
           valueFits(claim, f.value),
       ),
     );
-  const full = matches(inScope, (f, w) => unitFits(claim, f, w.unit) && directionFits(claim, f));
+  const full = matches(inScope, (f, w) => unitFits(claim, f, w.unit) && directionFits(claim, f, w));
   if (full.length > 0) {
     const best = [...full].sort(
       (a, b) => Math.abs(Math.abs(a.value) - claim.value) - Math.abs(Math.abs(b.value) - claim.value),
@@ -147,6 +186,8 @@ function isCountingWord(claim: FigureClaim): boolean {
   return (
     claim.unit.type === 'none' &&
     claim.direction === null &&
+    claim.judgement === null &&
+    claim.approximation === null &&
     !claim.level &&
     !claim.perDay &&
     !claim.text.includes('.') &&

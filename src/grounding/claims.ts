@@ -9,6 +9,10 @@ import { statedNumbers } from './numbers';
  */
 
 export type Direction = 'up' | 'down';
+/** Good or bad news: which direction that is depends on the widget's polarity. */
+export type Judgement = 'better' | 'worse';
+/** "about 13%", "over 12%", "nearly 13%": the figure is a bound, or rounded more loosely than its digits say. */
+export type Approximation = 'about' | 'over' | 'under';
 
 /** Integers up to this, written bare (no unit, sign, direction or level role), are counting words ("top 3"). */
 export const SMALL_COUNT = 12;
@@ -26,6 +30,9 @@ export interface FigureClaim {
   unit: StatedUnit;
   /** From a direction word or an explicit sign; null when the sentence gives none. */
   direction: Direction | null;
+  /** From "improved", "worsened", "better", "worse"…: a direction once the widget's polarity is known. */
+  judgement: Judgement | null;
+  approximation: Approximation | null;
   /** Whether an explicit + or − was written. */
   signed: boolean;
   /** The sign and the words disagree ("rose -5%"): no reading of it is faithful. */
@@ -60,6 +67,13 @@ const DOWN = new Set(
     ' ',
   ),
 );
+const BETTER = new Set('improved improves improving improvement better'.split(' '));
+const WORSE = new Set(
+  'worsened worsens worsening worse deteriorated deteriorating degraded regressed'.split(' '),
+);
+/** Qualifiers written just before a figure; their words are not directions ("fell more than 12%"). */
+const QUALIFIER =
+  /(?:\b(about|around|roughly|approximately|approx\.|some|circa)|(~)|\b(?:just\s+)?(over|more than|above|at least)|\b(?:just\s+)?(almost|nearly|under|less than|below|at most))\s*$/i;
 /** Words after which a figure is a level, whatever direction came before. */
 const LEVEL_MARKERS = new Set(
   'to at from now previously previous was averages averaged average mean latest last peak peaked max maximum min minimum reached reads read value'.split(
@@ -99,7 +113,7 @@ interface Span {
 
 interface Marker {
   at: number;
-  kind: 'widget' | 'series' | 'sentence' | 'clause' | 'up' | 'down' | 'level';
+  kind: 'widget' | 'series' | 'sentence' | 'clause' | 'up' | 'down' | 'better' | 'worse' | 'level';
   widgets?: string[];
   seriesKey?: string;
 }
@@ -205,7 +219,17 @@ export function parseText(text: string, facts: DataFacts, initialWidgets: string
   }
   for (const m of masked.matchAll(/[a-z]+/gi)) {
     const word = m[0].toLowerCase();
-    const kind = UP.has(word) ? 'up' : DOWN.has(word) ? 'down' : LEVEL_MARKERS.has(word) ? 'level' : null;
+    const kind = UP.has(word)
+      ? 'up'
+      : DOWN.has(word)
+        ? 'down'
+        : BETTER.has(word)
+          ? 'better'
+          : WORSE.has(word)
+            ? 'worse'
+            : LEVEL_MARKERS.has(word)
+              ? 'level'
+              : null;
     if (kind) markers.push({ at: m.index ?? 0, kind });
   }
   markers.sort((a, b) => a.at - b.at);
@@ -217,22 +241,32 @@ export function parseText(text: string, facts: DataFacts, initialWidgets: string
   let widgets = initialWidgets;
   let seriesKey: string | null = null;
   let direction: Direction | null = null;
+  let judgement: Judgement | null = null;
   let level = false;
   let next = 0;
   for (const stated of statedNumbers(masked)) {
+    const qualifier = QUALIFIER.exec(masked.slice(0, stated.index));
+    // The qualifier's own words ("more than", "below") are not direction words.
+    const until = qualifier ? qualifier.index : stated.index;
     for (; next < markers.length && (markers[next] as Marker).at < stated.index; next++) {
       const marker = markers[next] as Marker;
+      if (marker.at >= until) continue;
       if (marker.kind === 'widget') {
         widgets = marker.widgets ?? null;
         seriesKey = null;
       } else if (marker.kind === 'series') seriesKey = marker.seriesKey ?? null;
       else if (marker.kind === 'sentence' || marker.kind === 'clause') {
         direction = null;
+        judgement = null;
         level = false;
         if (marker.kind === 'sentence') seriesKey = null;
       } else if (marker.kind === 'level') {
         level = true;
         direction = null;
+        judgement = null;
+      } else if (marker.kind === 'better' || marker.kind === 'worse') {
+        judgement = marker.kind;
+        level = false;
       } else {
         direction = marker.kind;
         level = false;
@@ -246,16 +280,30 @@ export function parseText(text: string, facts: DataFacts, initialWidgets: string
     // From the written sign, not the value: "-0.0" is a stated fall even though -0 is not below 0.
     const bySign: Direction | null = signed ? (/^[-−]/.test(stated.text) ? 'down' : 'up') : null;
     const byFollower: Direction | null = UP.has(follower) ? 'up' : DOWN.has(follower) ? 'down' : null;
+    const judgedByFollower: Judgement | null = BETTER.has(follower)
+      ? 'better'
+      : WORSE.has(follower)
+        ? 'worse'
+        : null;
     const byWords = byFollower ?? (level ? null : direction);
+    const approximation: Approximation | null = qualifier
+      ? qualifier[1] || qualifier[2]
+        ? 'about'
+        : qualifier[3]
+          ? 'over'
+          : 'under'
+      : null;
     figures.push({
-      text: stated.text + after.slice(0, length),
+      text: (qualifier ? qualifier[0] : '') + stated.text + after.slice(0, length),
       value: Math.abs(stated.value),
       tolerance: stated.tolerance,
       unit,
       direction: bySign ?? byWords,
+      judgement: judgedByFollower ?? (level ? null : judgement),
+      approximation,
       signed,
       contradictory: bySign !== null && byWords !== null && bySign !== byWords,
-      level: level && bySign === null && byFollower === null,
+      level: level && bySign === null && byFollower === null && judgedByFollower === null,
       perDay: PER_DAY.test(rest),
       widgets,
       seriesKey,

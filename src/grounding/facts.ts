@@ -21,6 +21,8 @@ export interface WidgetFacts {
   widgetId: string;
   title: string;
   unit: string;
+  /** higher_is_better, higher_is_worse or neutral: what "improved" and "worsened" mean for this widget. */
+  polarity: string;
   comparisonWindow: string;
   seriesKeys: string[];
   /** Anomalies the data marks, as (series, instant, value). */
@@ -146,6 +148,7 @@ function widgetFacts(widget: Record<string, unknown>): WidgetFacts | null {
     widgetId,
     title: str(widget.title),
     unit: str(widget.unit),
+    polarity: str(widget.polarity),
     comparisonWindow: str(widget.comparisonWindow),
     seriesKeys: [...new Set([...series.map((s) => str(s.key)), ...breakdownKeys].filter(Boolean))],
     anomalies,

@@ -161,6 +161,38 @@ function seriesCases(ctx: Ctx, widget: EnrichedWidget, s: SeriesStats, others: E
       headline: `${ctx.input.title}: ${name} ${verb(up)} ${pct(p)}.`,
       insights: [insight(widget, `${name} now averages ${level(s.currentMean, u)}.`)],
     });
+    // Judgement words: what "improved" means depends on the widget's polarity.
+    if (widget.polarity !== 'neutral') {
+      const good = up === (widget.polarity === 'higher_is_better');
+      faithful('judgement', `${name} ${good ? 'improved' : 'worsened'} by ${pct(p)}.`);
+      add(ctx, 'flipped-judgement', 'reject', {
+        insights: [insight(widget, `${name} ${good ? 'worsened' : 'improved'} by ${pct(p)}.`)],
+      });
+    } else {
+      add(ctx, 'flipped-judgement', 'reject', {
+        insights: [
+          insight(widget, `${name} improved by ${pct(p)}, a change for the ${up ? 'worse' : 'better'}.`),
+        ],
+      });
+    }
+    // Qualified figures: "about", "over", "nearly" bound the statistic from the side they say.
+    const abs = Math.abs(p);
+    if (abs >= 2) {
+      faithful('qualified', `${name} ${verb(up)} about ${Math.round(abs)}%.`);
+      if (Math.floor(abs) < abs) faithful('qualified', `${name} ${verb(up)} more than ${Math.floor(abs)}%.`);
+      if (Math.ceil(abs) > abs) faithful('qualified', `${name} ${verb(up)} nearly ${Math.ceil(abs)}%.`);
+      add(ctx, 'qualifier-violation', 'reject', {
+        insights: [insight(widget, `${name} ${verb(up)} more than ${Math.ceil(abs) + 1}%.`)],
+      });
+      if (Math.floor(abs) >= 1) {
+        add(ctx, 'qualifier-violation', 'reject', {
+          insights: [insight(widget, `${name} ${verb(up)} less than ${Math.floor(abs)}%.`)],
+        });
+      }
+      add(ctx, 'qualifier-violation', 'reject', {
+        insights: [insight(widget, `${name} ${verb(up)} about ${Math.round(abs * 1.5) + 1}%.`)],
+      });
+    }
     // Flipped direction: the same figure with the opposite verb.
     const flipped = `${name} ${verb(!up)} ${pct(p)} to ${level(s.currentMean, u)}.`;
     add(ctx, 'flipped-direction', 'reject', { insights: [insight(widget, flipped)] });
