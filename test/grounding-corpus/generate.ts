@@ -161,6 +161,17 @@ function seriesCases(ctx: Ctx, widget: EnrichedWidget, s: SeriesStats, others: E
       headline: `${ctx.input.title}: ${name} ${verb(up)} ${pct(p)}.`,
       insights: [insight(widget, `${name} now averages ${level(s.currentMean, u)}.`)],
     });
+    // Paraphrases in the shapes models tend to write.
+    const sign = up ? '+' : '-';
+    const paraphrases = [
+      `${name} was ${up ? 'up' : 'down'} ${pct(p)} on the previous window, averaging ${level(s.currentMean, u)}.`,
+      `${name}: ${level(s.currentMean, u)} (${sign}${fmt(p, decimalsFor(p))}%).`,
+      `${name} ${verb(up)} from ${level(s.previousMean, u)} to ${level(s.currentMean, u)}, a ${pct(p)} ${up ? 'increase' : 'decrease'}.`,
+      `A ${pct(p)} ${up ? 'rise' : 'drop'} in ${name} brought it to ${level(s.currentMean, u)}.`,
+      `${name} is ${up ? 'higher' : 'lower'} by ${pct(p)} compared with the previous window; the latest reading is ${level(s.lastValue, u)}.`,
+      `Compared with the previous window, ${name} ${verb(up)} by ${pct(p)}.`,
+    ];
+    for (const text of paraphrases) faithful('paraphrase', text);
     // Judgement words: what "improved" means depends on the widget's polarity.
     if (widget.polarity !== 'neutral') {
       const good = up === (widget.polarity === 'higher_is_better');
