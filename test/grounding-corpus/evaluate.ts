@@ -36,8 +36,11 @@ export interface CategoryRow {
 
 /** The corpus as stored: generated cases (scripts/grounding-corpus.ts) plus the hand-written ones. */
 export function loadCorpus(dir = join('test', 'grounding-corpus')): CorpusCase[] {
-  const generated = JSON.parse(readFileSync(join(dir, 'generated.json'), 'utf8')) as CorpusCase[];
-  return [...generated, ...HAND_WRITTEN.cases];
+  return [...loadGenerated(dir), ...HAND_WRITTEN.cases];
+}
+
+export function loadGenerated(dir = join('test', 'grounding-corpus')): CorpusCase[] {
+  return JSON.parse(readFileSync(join(dir, 'generated.json'), 'utf8')) as CorpusCase[];
 }
 
 /** Runs every case through exactly what a model reply goes through: schema, widget ids, text checks, claims. */

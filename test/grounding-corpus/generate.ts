@@ -16,7 +16,9 @@ import type { CorpusCase } from './evaluate';
 type Insight = ModelOutput['insights'][number];
 type Anomaly = ModelOutput['anomalies'][number];
 
-const random = prng(20261130);
+const SEED = 20261130;
+/** Reset at the start of every generation, so the corpus is the same whoever generates it, and however often. */
+let random = prng(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 
 const UP_VERBS = ['rose', 'increased', 'grew', 'climbed', 'was up', 'went up', 'gained'];
@@ -454,7 +456,9 @@ function injectionCases(ctx: Ctx, widget: EnrichedWidget, system: string): void 
   });
 }
 
-async function main(): Promise<void> {
+/** The generated corpus, from the demo dashboards' enriched inputs; deterministic. */
+export async function generateCorpus(): Promise<CorpusCase[]> {
+  random = prng(SEED);
   const system = loadPrompt('prompts').system;
   const inputs = await demoInputs('dashboards');
   const cases: CorpusCase[] = [];
@@ -471,10 +475,15 @@ async function main(): Promise<void> {
     const first = input.widgets[0];
     if (first) injectionCases(ctx, first, system);
   });
+  return cases;
+}
+
+async function main(): Promise<void> {
+  const cases = await generateCorpus();
   writeFileSync('test/grounding-corpus/generated.json', `${JSON.stringify(cases, null, 1)}\n`);
   const counts = new Map<string, number>();
   for (const c of cases) counts.set(c.category, (counts.get(c.category) ?? 0) + 1);
   console.log(`${cases.length} cases`, Object.fromEntries(counts));
 }
 
-void main();
+if (require.main === module) void main();

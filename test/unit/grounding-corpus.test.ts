@@ -1,4 +1,5 @@
-import { byCategory, evaluateCorpus, loadCorpus } from '../grounding-corpus/evaluate';
+import { byCategory, evaluateCorpus, loadCorpus, loadGenerated } from '../grounding-corpus/evaluate';
+import { generateCorpus } from '../grounding-corpus/generate';
 
 /**
  * The adversarial corpus (test/grounding-corpus): every reply goes through the production review (schema, widget
@@ -24,6 +25,10 @@ describe('grounding corpus', () => {
       expect(categories).toContain(category);
     }
     expect(corpus.filter((c) => c.expect === 'accept').length).toBeGreaterThanOrEqual(200);
+  });
+
+  it('is what the generator makes of the current demo data (regenerate with generate.ts when either changes)', async () => {
+    expect(JSON.parse(JSON.stringify(await generateCorpus()))).toEqual(loadGenerated());
   });
 
   it('accepts no faulty reply and refuses at most 2 % of faithful ones, by category', async () => {
