@@ -73,7 +73,7 @@ const WORSE = new Set(
 );
 /** Qualifiers written just before a figure; their words are not directions ("fell more than 12%"). */
 const QUALIFIER =
-  /(?:\b(about|around|roughly|approximately|approx\.|some|circa)|(~)|\b(?:just\s+)?(over|more than|above|at least)|\b(?:just\s+)?(almost|nearly|under|less than|below|at most))\s*$/i;
+  /(?:\b(about|around|roughly|approximately|approx\.|some|circa)|(~|≈)|\b(?:just\s+)?(over|more than|above|at least)|\b(?:just\s+)?(almost|nearly|under|less than|below|at most))\s*$/i;
 /** Words after which a figure is a level, whatever direction came before. */
 const LEVEL_MARKERS = new Set(
   'to at from now previously previous was averages averaged average mean latest last peak peaked max maximum min minimum reached reads read value'.split(
