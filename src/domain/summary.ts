@@ -34,6 +34,8 @@ export const groundingSchema = z.object({
   checker: z.string(),
   grounded: z.boolean(),
   claims: z.array(groundingClaimSchema),
+  /** Parts the local summarizer left out because they failed a check (with why); absent when nothing was. */
+  omitted: z.array(z.string()).optional(),
 });
 export type SummaryGrounding = z.infer<typeof groundingSchema>;
 

@@ -168,8 +168,14 @@ function checked(content: SummaryContent, input: EnrichedDashboard): SummaryCont
   const data = modelInput(input);
   const report = checkGrounding(content, data);
   const failed = new Set(report.claims.filter((c) => !c.ok).map((c) => c.field.replace(/\.\w+$/, '')));
+  const why = report.claims
+    .filter((c) => !c.ok)
+    .map((c) => `${c.field}: ${c.text} (${c.reason ?? 'not bound'})`);
   const flagUnsafe = (field: string, text: string) => {
-    if (textProblem([text], '') !== null) failed.add(field);
+    const problem = textProblem([text], '');
+    if (problem === null) return;
+    failed.add(field);
+    why.push(`${field}: ${problem}`);
   };
   flagUnsafe('headline', content.headline);
   for (const [i, insight] of content.insights.entries()) flagUnsafe(`insights[${i}]`, insight.text);
@@ -183,5 +189,5 @@ function checked(content: SummaryContent, input: EnrichedDashboard): SummaryCont
     anomalies: content.anomalies.filter(keep('anomalies')),
     recommendations: content.recommendations.filter(keep('recommendations')),
   };
-  return { ...kept, grounding: groundingRecord(checkGrounding(kept, data)) };
+  return { ...kept, grounding: { ...groundingRecord(checkGrounding(kept, data)), omitted: why } };
 }

@@ -36,6 +36,19 @@ describe('the local summarizer under the claim checker', () => {
     }
   });
 
+  it('leaves out a part that fails a check and records why (a source error quoting a link)', async () => {
+    const [input] = await demoInputs('dashboards');
+    if (!input) throw new Error('no demo input');
+    const reason = 'GET https://10.0.0.7/api/orders answered 503';
+    const content = summarizeLocally({ ...input, missing: [{ widgetId: 'refunds', reason }] });
+    expect(content.recommendations.join(' ')).not.toContain('https://');
+    expect(content.grounding?.grounded).toBe(true);
+    expect(content.grounding?.omitted).toEqual([
+      expect.stringMatching(/^recommendations\[\d+\]: contains a link/),
+    ]);
+    expect(summarizeLocally(input).grounding?.omitted).toBeUndefined();
+  });
+
   it('never writes a signed zero share shift ("-0.0 pp" claims a direction the data does not show)', async () => {
     for (const input of await demoInputs('dashboards')) {
       const texts = summarizeLocally(input).insights.map((i) => i.text);
