@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { EVENT_TYPES, idSchema } from '../src/domain/event';
-import { summarySchema } from '../src/domain/summary';
+import { groundingSchema, summarySchema } from '../src/domain/summary';
 
 export const apiSchemas = z.registry<{ id: string; description?: string }>();
 
@@ -79,6 +79,13 @@ export const lastEventIdSchema = z
 
 const runLinkSchema = z.string().url().describe('The run in the Temporal UI');
 
+/** Exposed so a reader or an auditor can see why a sentence was trusted. */
+const groundingViewSchema = groundingSchema
+  .optional()
+  .describe(
+    'Which claims of the text were checked and how: each figure with the widget, series and statistic it was bound to, stated vs actual (absent in summaries written before the claim checker)',
+  );
+
 export const summaryViewSchema = summarySchema
   .extend({
     checkedAt: z.string().describe('When the data was last checked against this summary'),
@@ -90,12 +97,13 @@ export const summaryViewSchema = summarySchema
       .boolean()
       .describe('True when checkedAt is older than the staleness age, or the summary is marked'),
     links: z.object({ temporalRun: runLinkSchema }),
+    grounding: groundingViewSchema,
   })
   .register(apiSchemas, { id: 'Summary', description: 'The latest summary of a dashboard' });
 export type SummaryView = z.infer<typeof summaryViewSchema>;
 
 export const historyItemSchema = summarySchema
-  .extend({ links: z.object({ temporalRun: runLinkSchema }) })
+  .extend({ links: z.object({ temporalRun: runLinkSchema }), grounding: groundingViewSchema })
   .register(apiSchemas, { id: 'SummaryVersion', description: 'One stored version of a summary' });
 export type HistoryItem = z.infer<typeof historyItemSchema>;
 

@@ -16,6 +16,29 @@ export const anomalySchema = z.object({
   description: z.string().max(400),
 });
 
+/** One claim the grounding checker read in a summary, and what it bound it to (see src/grounding/check.ts). */
+export const groundingClaimSchema = z.object({
+  field: z.string(),
+  text: z.string(),
+  stated: z.number().nullable(),
+  widgetId: z.string().nullable(),
+  seriesKey: z.string().nullable(),
+  statistic: z.string().nullable(),
+  actual: z.number().nullable(),
+  ok: z.boolean(),
+  reason: z.string().optional(),
+});
+
+/** Which claims of a summary were checked and how, so that a reader can see why a sentence was trusted. */
+export const groundingSchema = z.object({
+  checker: z.string(),
+  grounded: z.boolean(),
+  claims: z.array(groundingClaimSchema),
+  /** Parts the local summarizer left out because they failed a check (with why); absent when nothing was. */
+  omitted: z.array(z.string()).optional(),
+});
+export type SummaryGrounding = z.infer<typeof groundingSchema>;
+
 /** The summary precis stores, serves and publishes. */
 export const summarySchema = z.object({
   dashboardId: idSchema,
@@ -45,6 +68,8 @@ export const summarySchema = z.object({
   eventCount: z.number().int().min(0).optional(),
   workflowId: z.string(),
   runId: z.string(),
+  /** The claim check of this summary's text (absent in summaries of older precis versions). */
+  grounding: groundingSchema.optional(),
 });
 export type Summary = z.infer<typeof summarySchema>;
 

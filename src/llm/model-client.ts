@@ -1,11 +1,12 @@
 import OpenAI from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import type { Config } from '../config';
+import { textProblem } from '../grounding/text-checks';
 import type { EnrichedDashboard } from '../pipeline/types';
 import type { SummaryContent } from '../summarize/types';
 import type { TokenUsage } from './cost';
 import { parseResetDuration } from './errors';
-import { checkGrounding } from './grounding';
+import { checkGrounding, type GroundingReport, groundingRecord } from './grounding';
 import { type ModelOutput, modelOutputSchema } from './output';
 import { buildMessages, modelInput, type Prompt } from './prompt';
 
@@ -48,19 +49,13 @@ function durationHeader(headers: Headers, name: string): number | undefined {
   return (value === null ? null : parseResetDuration(value)) ?? undefined;
 }
 
-/** Text that must never appear in a summary, whatever the data said: links, images, markup. */
-const UNSAFE = /(https?:\/\/|www\.|!\[|<\/?[a-z][^>]*>|\]\()/i;
-
-/** Whether the reply repeats a long stretch of the system prompt (a prompt-leak attempt that worked). */
-function leaksPrompt(text: string, system: string): boolean {
-  const normalized = text.toLowerCase();
-  for (let i = 0; i + 60 <= system.length; i += 30) {
-    if (normalized.includes(system.slice(i, i + 60).toLowerCase())) return true;
-  }
-  return false;
-}
-
-function review(output: ModelOutput, enriched: EnrichedDashboard, prompt: Prompt): ModelReply['problem'] {
+/** The checks a reply must pass before it is served; exported so the grounding corpus measures exactly these. */
+export function review(
+  output: ModelOutput,
+  enriched: EnrichedDashboard,
+  prompt: Prompt,
+  grounding: GroundingReport,
+): ModelReply['problem'] {
   const known = new Set([
     ...enriched.widgets.map((w) => w.widgetId),
     ...enriched.missing.map((m) => m.widgetId),
@@ -71,12 +66,14 @@ function review(output: ModelOutput, enriched: EnrichedDashboard, prompt: Prompt
   ].filter((id) => !known.has(id));
   if (unknown.length > 0)
     return { kind: 'invalid', detail: `refers to unknown widgets: ${unknown.join(', ')}` };
-  const texts = [output.headline, ...output.insights.map((i) => i.text), ...output.recommendations];
-  if (texts.some((t) => UNSAFE.test(t)))
-    return { kind: 'unsafe', detail: 'contains a link, image or markup' };
-  if (texts.some((t) => leaksPrompt(t, prompt.system)))
-    return { kind: 'unsafe', detail: 'repeats the system prompt' };
-  const grounding = checkGrounding(output, modelInput(enriched));
+  const texts = [
+    output.headline,
+    ...output.insights.map((i) => i.text),
+    ...output.anomalies.map((a) => a.description),
+    ...output.recommendations,
+  ];
+  const unsafe = textProblem(texts, prompt.system);
+  if (unsafe) return { kind: 'unsafe', detail: unsafe };
   if (!grounding.grounded) {
     return {
       kind: 'ungrounded',
@@ -150,11 +147,12 @@ export async function callModel(
       rateLimits,
     };
   }
+  const grounding = checkGrounding(parsed.data, modelInput(enriched));
   return {
     model: served,
     usage,
-    content: parsed.data,
-    problem: review(parsed.data, enriched, prompt),
+    content: { ...parsed.data, grounding: groundingRecord(grounding) },
+    problem: review(parsed.data, enriched, prompt, grounding),
     rateLimits,
   };
 }

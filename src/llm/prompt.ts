@@ -4,7 +4,7 @@ import { canonicalJson, sha256Hex } from '../pipeline/canonical';
 import type { EnrichedDashboard } from '../pipeline/types';
 
 /** Bump when the prompt's meaning changes: it is part of the cache key, so old cached replies are not reused. */
-export const PROMPT_VERSION = 'summary-v1';
+export const PROMPT_VERSION = 'summary-v2';
 
 export interface Prompt {
   version: string;

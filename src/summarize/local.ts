@@ -1,4 +1,7 @@
 import type { Summary } from '../domain/summary';
+import { textProblem } from '../grounding/text-checks';
+import { checkGrounding, groundingRecord } from '../llm/grounding';
+import { modelInput } from '../llm/prompt';
 import type { EnrichedDashboard, EnrichedWidget, SeriesStats } from '../pipeline/types';
 import type { SummaryContent } from './types';
 
@@ -94,8 +97,12 @@ function breakdownText(widget: EnrichedWidget): string | null {
     );
   }
   if (shift?.shiftPp != null) {
+    // A shift that rounds to 0.0 is stated as steady: "-0.0 pp" would claim a direction the data does not show.
+    const shown = shift.shiftPp.toFixed(1);
     parts.push(
-      `${shift.key} share ${shift.shiftPp > 0 ? '+' : ''}${shift.shiftPp.toFixed(1)} pp to ${shift.share.toFixed(1)}%`,
+      Number(shown) === 0
+        ? `${shift.key} share steady at ${shift.share.toFixed(1)}%`
+        : `${shift.key} share ${shift.shiftPp > 0 ? '+' : ''}${shown} pp to ${shift.share.toFixed(1)}%`,
     );
   }
   return parts.length > 0 ? `${widget.title}: ${parts.join('; ')}.` : null;
@@ -149,5 +156,38 @@ export function summarizeLocally(input: EnrichedDashboard): SummaryContent {
     );
   for (const gap of input.missing)
     recommendations.push(`Check the source of widget ${gap.widgetId}: ${gap.reason}.`);
-  return { headline: headline.slice(0, 300), insights, anomalies, recommendations };
+  return checked({ headline: headline.slice(0, 300), insights, anomalies, recommendations }, input);
+}
+
+/**
+ * The same bar as a model reply: the local output goes through the text checks and the claim checker too. It has no repair call and
+ * no next rung, so a part whose claims fail is left out rather than served unchecked; the record says what was
+ * checked and bound.
+ */
+function checked(content: SummaryContent, input: EnrichedDashboard): SummaryContent {
+  const data = modelInput(input);
+  const report = checkGrounding(content, data);
+  const failed = new Set(report.claims.filter((c) => !c.ok).map((c) => c.field.replace(/\.\w+$/, '')));
+  const why = report.claims
+    .filter((c) => !c.ok)
+    .map((c) => `${c.field}: ${c.text} (${c.reason ?? 'not bound'})`);
+  const flagUnsafe = (field: string, text: string) => {
+    const problem = textProblem([text], '');
+    if (problem === null) return;
+    failed.add(field);
+    why.push(`${field}: ${problem}`);
+  };
+  flagUnsafe('headline', content.headline);
+  for (const [i, insight] of content.insights.entries()) flagUnsafe(`insights[${i}]`, insight.text);
+  for (const [i, anomaly] of content.anomalies.entries()) flagUnsafe(`anomalies[${i}]`, anomaly.description);
+  for (const [i, text] of content.recommendations.entries()) flagUnsafe(`recommendations[${i}]`, text);
+  if (failed.size === 0) return { ...content, grounding: groundingRecord(report) };
+  const keep = (prefix: string) => (_item: unknown, index: number) => !failed.has(`${prefix}[${index}]`);
+  const kept: SummaryContent = {
+    headline: failed.has('headline') ? `${input.title}: summary of the latest data.` : content.headline,
+    insights: content.insights.filter(keep('insights')),
+    anomalies: content.anomalies.filter(keep('anomalies')),
+    recommendations: content.recommendations.filter(keep('recommendations')),
+  };
+  return { ...kept, grounding: { ...groundingRecord(checkGrounding(kept, data)), omitted: why } };
 }

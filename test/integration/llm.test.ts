@@ -22,7 +22,7 @@ import { ReplyCache } from '../../src/llm/cache';
 import { CostLedger } from '../../src/llm/cost';
 import { createOpenAiClient } from '../../src/llm/model-client';
 import { modelTimeouts } from '../../src/llm/plan';
-import { buildMessages, loadPrompt } from '../../src/llm/prompt';
+import { buildMessages, loadPrompt, PROMPT_VERSION } from '../../src/llm/prompt';
 import {
   type AttemptInfo,
   RetryLater,
@@ -706,8 +706,8 @@ describe('the reply cache key', () => {
     ).toMatchObject({ cacheOutcome: 'hit' });
 
     const edited = mkdtempSync(join(tmpdir(), 'precis-prompts-'));
-    const original = readFileSync(join('prompts', 'summary-v1.md'), 'utf8');
-    writeFileSync(join(edited, 'summary-v1.md'), `${original}\nNever mention weekends.\n`);
+    const original = readFileSync(join('prompts', `${PROMPT_VERSION}.md`), 'utf8');
+    writeFileSync(join(edited, `${PROMPT_VERSION}.md`), `${original}\nNever mention weekends.\n`);
     const withEdit = { ...config, llm: { ...config.llm, promptsDir: edited } };
     expect(
       resultOf(await buildSummarizer(withEdit, redisFor(config)).summarize(enriched(1000), lastAttempt())),

@@ -66,15 +66,14 @@ describe('grounding', () => {
       'Revenue is up 12.62% (change 11058)',
       'Trend: +120.5 per day over the top 3 days',
     ]) {
-      expect(checkGrounding(content(text), enriched)).toEqual({ grounded: true, ungrounded: [] });
+      expect(checkGrounding(content(text), enriched)).toMatchObject({ grounded: true, ungrounded: [] });
     }
   });
 
   it('rejects invented numbers and names them', () => {
-    expect(checkGrounding(content('Revenue rose 987.6% to 1.2M EUR'), enriched)).toEqual({
-      grounded: false,
-      ungrounded: ['987.6', '1.2M'],
-    });
+    const report = checkGrounding(content('Revenue rose 987.6% to 1.2M EUR'), enriched);
+    expect(report.grounded).toBe(false);
+    expect(report.claims.filter((c) => !c.ok).map((c) => c.text)).toEqual(['987.6%', '1.2M EUR']);
   });
 
   it('checks anomaly values too', () => {
