@@ -59,7 +59,9 @@ export function createLlmActivities(deps: LlmActivityDeps) {
           throw ApplicationFailure.create({
             message: error.message,
             type: 'ModelTransientError',
-            ...(error.delayMs !== null ? { nextRetryDelay: error.delayMs } : {}),
+            // Only a positive delay: Temporal takes a next-retry delay of 0 as "no retry" (retry state TIMEOUT), and
+            // providers do send `retry-after: 0` or a rate-limit reset of 0s; then the retry policy's backoff applies.
+            ...(error.delayMs !== null && error.delayMs > 0 ? { nextRetryDelay: error.delayMs } : {}),
           });
         }
         throw error;

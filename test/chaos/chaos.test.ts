@@ -173,14 +173,8 @@ describe('chaos: precis keeps every event and pays for every model call once', (
       harness.model.setDelay(MODEL_DELAY_MS);
       const endedAt = Date.now();
       const breakerVerdict = await breaker.stop();
-      const result = await awaitRecovery(
-        harness,
-        scenarios.modelOutage,
-        { startedAt, endedAt },
-        async () => ({
-          breakerOpened: breakerVerdict,
-          ...(await modelOutageChecks(harness, scenarios.modelOutage.ids, { startedAt, endedAt })),
-        }),
+      const result = await awaitRecovery(harness, scenarios.modelOutage, { startedAt, endedAt }, () =>
+        modelOutageChecks(harness, scenarios.modelOutage.ids, { startedAt, endedAt }, breakerVerdict),
       );
       expect(failures(result)).toEqual([]);
     },

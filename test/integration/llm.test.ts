@@ -451,6 +451,23 @@ describe('through Temporal', () => {
     expect(gap).toBeLessThan(6000);
   });
 
+  it('retries a 500 that asks for no delay (retry-after-ms: 0) instead of giving up on the model', async () => {
+    // Found by the chaos suite: a next-retry delay of 0 made Temporal end the activity (retry state TIMEOUT) after
+    // one attempt, so every 5xx with a zero rate-limit reset went straight to the local summarizer.
+    const config = llmConfig({ PRECIS_DASHBOARDS_DIR: 'dashboards' });
+    await start(config);
+    server.enqueue({ kind: 'status', status: 500, retryAfterMs: 0 });
+    await signalDashboard(client, config, sre, [{ eventId: 'z1', occurredAt: new Date().toISOString() }]);
+    await client.workflow.getHandle(dashboardWorkflowId(config, 'sre-checkout')).result();
+    // One summary, by the model: not a degraded one upgraded later.
+    const history = await new SummaryStore(redisFor(config), config.redis.keyPrefix, 10).history(
+      'sre-checkout',
+      10,
+    );
+    expect(history.map((s) => [s.model, s.degraded])).toEqual([['gpt-4o', false]]);
+    expect(server.requests).toHaveLength(2);
+  });
+
   it('keeps a slow model call alive by heartbeats, with timeouts sized from the configuration', async () => {
     const config = llmConfig({ PRECIS_LLM_TIMEOUT_MS: '8000', PRECIS_LLM_HEARTBEAT_TIMEOUT_MS: '2000' });
     await start(config);

@@ -117,6 +117,7 @@ export async function modelOutageChecks(
   harness: ChaosHarness,
   dashboardIds: readonly string[],
   outage: { startedAt: number; endedAt: number },
+  watchedBreaker: Verdict,
 ): Promise<Verdicts> {
   const { llm, redis } = harness.stack.config;
   const observed = await observe(harness.judgeContext, dashboardIds);
@@ -138,7 +139,18 @@ export async function modelOutageChecks(
     if (spent > llm.dashboardDailyBudgetUsd) overBudget.push(`${id} $${spent.toFixed(4)}`);
   }
   const ledger = await ledgerUsd(harness.redis, redis.keyPrefix);
+  // Calls an open (or probing) circuit refused, as the degraded summaries record them: the breaker's effect, seen
+  // even when it opened and closed again between two polls of its state.
+  const refusedByCircuit = degraded.filter((summary) =>
+    /circuit (open|half_open)/.test(summary.degradedReason ?? ''),
+  );
   return {
+    breakerOpened: {
+      holds: watchedBreaker.holds || refusedByCircuit.length > 0,
+      detail: `${watchedBreaker.detail}; ${refusedByCircuit.length} degraded summaries name a call the circuit refused${
+        degraded[0]?.degradedReason ? ` (e.g. "${degraded[0].degradedReason.slice(0, 160)}")` : ''
+      }`,
+    },
     degradedLabelled: {
       holds: degraded.length > 0 && unlabelled.length === 0,
       detail: `${during.length} summaries during the outage, ${degraded.length} degraded (${[
