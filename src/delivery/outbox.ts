@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Summary } from '../domain/summary';
 import type { Logger } from '../log';
+import { releaseLease } from '../store/lease';
 import type { SummaryStore } from '../store/summaries';
 import type { SummaryPublisher } from './publisher';
 
@@ -63,11 +64,6 @@ export async function publishOrPark(
     return false;
   }
 }
-
-const RELEASE_IF_OWNER = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
 
 export interface OutboxDrainerOptions {
   intervalMs: number;
@@ -133,7 +129,7 @@ export class OutboxDrainer {
         if (summary) published++;
       }
     } finally {
-      await this.redis.eval(RELEASE_IF_OWNER, 1, lease, token);
+      await releaseLease(this.redis, lease, token);
     }
     if (published > 0) this.logger.info({ published }, 'published parked summaries');
     return published;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { canonicalJson, sha256Hex } from '../pipeline/canonical';
+import { releaseLease } from '../store/lease';
 
 export interface CacheKeyParts {
   inputHash: string;
@@ -19,11 +20,6 @@ export interface CacheKeyParts {
 export function cacheKey(parts: CacheKeyParts): string {
   return sha256Hex(canonicalJson(parts));
 }
-
-const RELEASE_IF_OWNER = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
 
 const RENEW_IF_OWNER = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -86,7 +82,7 @@ export class ReplyCache<T> {
           return { value, shared: false };
         } finally {
           clearInterval(renewal);
-          await this.redis.eval(RELEASE_IF_OWNER, 1, lockKey, token);
+          await releaseLease(this.redis, lockKey, token);
         }
       }
       // Someone else is producing it: wait for the reply or for the lock to go away.
