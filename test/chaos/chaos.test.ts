@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sleep } from '../../bench/stats';
-import { modelOutageChecks, probeApi, summarizedFromRealData, watchBreaker } from './support/checks';
+import { modelOutageChecks, probeApi, resetBreakers, summarizedFromRealData, watchBreaker } from './support/checks';
 import { startEngines, stopEngine } from './support/engines';
 import { ChaosHarness, MODEL_DELAY_MS } from './support/harness';
 import { awaitRecovery, failures, Workload } from './support/scenario';
@@ -159,6 +159,7 @@ describe('chaos: precis keeps every event and pays for every model call once', (
     'model outage (500s, then 429s) for 30 s',
     async () => {
       const load = new Workload(harness, scenarios.modelOutage);
+      await resetBreakers(harness.redis, harness.stack.config.redis.keyPrefix);
       const breaker = watchBreaker(harness.redis, harness.stack.config.redis.keyPrefix);
       const startedAt = Date.now();
       harness.model.server.setDefaultFault({ kind: 'status', status: 500 });

@@ -79,6 +79,17 @@ async function keysMatching(redis: Redis, pattern: string): Promise<string[]> {
 }
 
 /** Polls every breaker state key of the stack and remembers whether any was seen open. */
+/**
+ * Forgets every breaker's window and state. The outage scenario follows others whose successful calls are still
+ * inside the breaker's window (60 s); how many of them remain decides whether the outage's failures reach the
+ * failure rate, which made "the breaker opened" depend on how long the previous scenario took. The scenario tests
+ * that an outage opens the breaker, so it starts from a closed breaker with an empty window, as after a quiet minute.
+ */
+export async function resetBreakers(redis: Redis, keyPrefix: string): Promise<void> {
+  const keys = await keysMatching(redis, `${keyPrefix}llm:breaker:*`);
+  if (keys.length > 0) await redis.del(...keys);
+}
+
 export function watchBreaker(redis: Redis, keyPrefix: string): { stop(): Promise<Verdict> } {
   const seen = new Set<string>();
   let running = true;
