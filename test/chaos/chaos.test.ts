@@ -6,7 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sleep } from '../../bench/stats';
-import { modelOutageChecks, probeApi, resetBreakers, summarizedFromRealData, watchBreaker } from './support/checks';
+import {
+  modelOutageChecks,
+  probeApi,
+  resetBreakers,
+  summarizedFromRealData,
+  watchBreaker,
+} from './support/checks';
 import { startEngines, stopEngine } from './support/engines';
 import { ChaosHarness, MODEL_DELAY_MS } from './support/harness';
 import { awaitRecovery, failures, Workload } from './support/scenario';
