@@ -3,7 +3,10 @@
 # the Apache Kafka broker jars (resolved with Maven), and Redis, PostgreSQL and Prometheus (Debian packages).
 # Idempotent: a warm run takes a second.
 #
-#   scripts/install.sh [all|node|temporal|kafka|test-server|redis|postgres|prometheus]...
+#   scripts/install.sh [all|node|temporal|kafka|test-server|redis|postgres|prometheus|chromium]...
+#
+# `chromium` (Debian's Chromium, driven by playwright-core in the browser test of the Temporal UI) is not part of
+# `all`: only the test script needs it, and it installs it itself.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -98,6 +101,12 @@ install_prometheus() {
   if command -v service >/dev/null; then service prometheus stop >/dev/null 2>&1 || true; fi
 }
 
+# The browser test (test/browser/) drives Debian's Chromium with playwright-core, which downloads no browser itself.
+install_chromium() {
+  [[ -x /usr/bin/chromium ]] && return 0
+  apt_install --no-install-recommends chromium
+}
+
 targets=("$@")
 ((${#targets[@]})) || targets=(all)
 for target in "${targets[@]}"; do
@@ -111,8 +120,8 @@ for target in "${targets[@]}"; do
       timed postgres install_postgres
       timed prometheus install_prometheus
       ;;
-    node | temporal | kafka | redis | postgres | prometheus) timed "$target" "install_$target" ;;
+    node | temporal | kafka | redis | postgres | prometheus | chromium) timed "$target" "install_$target" ;;
     test-server) timed "$target" install_test_server ;;
-    *) die "unknown install target '$target' (expected all, node, temporal, kafka, test-server, redis, postgres or prometheus)" ;;
+    *) die "unknown install target '$target' (expected all, node, temporal, kafka, test-server, redis, postgres, prometheus or chromium)" ;;
   esac
 done

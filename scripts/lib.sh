@@ -58,8 +58,10 @@ http_ok() {
   ) 2>/dev/null
 }
 
-# Search attributes precis sets on its workflows; registered when the dev server starts.
-TEMPORAL_SEARCH_ATTRIBUTES=(DashboardId=Keyword PrecisStatus=Keyword PrecisDegraded=Bool PrecisModel=Keyword)
+# Search attributes precis sets on its workflows (workflows/search-attributes.ts); registered when the dev server
+# starts, and on `stack.sh up` against a server that is already running (one started by an older precis).
+TEMPORAL_SEARCH_ATTRIBUTES=(DashboardId=Keyword PrecisStatus=Keyword PrecisDegraded=Bool PrecisModel=Keyword
+  PrecisOutcome=Keyword PrecisHeadline=Keyword PrecisCostUsd=Double)
 
 log() { printf '[precis] %s\n' "$*" >&2; }
 die() { printf '[precis] error: %s\n' "$*" >&2; exit 1; }

@@ -54,6 +54,20 @@ up_temporal() {
     --log-level warn "${args[@]}"
 }
 
+# A dev server started by an older precis (its database keeps what it registered) lacks the search attributes added
+# since, and `--search-attribute` only applies when the server starts: register the list on the running server too.
+# Creating one that exists with the same type succeeds, so this is idempotent.
+register_search_attributes() {
+  local sa type names
+  for type in $(printf '%s\n' "${TEMPORAL_SEARCH_ATTRIBUTES[@]#*=}" | sort -u); do
+    names=()
+    for sa in "${TEMPORAL_SEARCH_ATTRIBUTES[@]}"; do [[ "${sa#*=}" == "$type" ]] && names+=(--name "${sa%%=*}"); done
+    "$TEMPORAL_BIN" operator search-attribute create "${names[@]}" --type "$type" \
+      --address "127.0.0.1:$TEMPORAL_GRPC_PORT" >/dev/null 2>>"$PRECIS_LOGS/temporal-search-attributes.log" \
+      || die "registering the search attributes (${names[*]}) failed; see $PRECIS_LOGS/temporal-search-attributes.log"
+  done
+}
+
 kafka_healthy() { port_open "$KAFKA_PORT"; }
 
 write_kafka_config() {
@@ -290,6 +304,7 @@ case "${1:-}" in
     up_postgres
     up_prometheus
     up_temporal
+    register_search_attributes
     up_kafka
     create_topics
     log "Temporal UI: http://127.0.0.1:$TEMPORAL_UI_PORT  (logs: $PRECIS_LOGS)"
