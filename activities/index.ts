@@ -58,6 +58,8 @@ export interface CollectionPlan {
 
 /** What one pipeline run needs to know before it starts: the widgets, and where model calls go. */
 export interface RunPlan extends CollectionPlan {
+  /** The dashboard's title, for the Temporal UI (absent in plans recorded by earlier versions). */
+  title?: string;
   llm: LlmPlan;
   idleTimeoutMs: number;
   summariesPerRun: number;
@@ -124,9 +126,22 @@ export interface DeliverInput {
   runId: string;
 }
 
+/**
+ * What the deliver step did. The optional fields are what the Temporal UI shows of a run (its result, memo and search
+ * attributes); results recorded by earlier versions lack them.
+ */
 export type Delivered =
-  | { kind: 'stored'; version: number; model: string; degraded: boolean }
-  | { kind: 'touched'; version: number };
+  | {
+      kind: 'stored';
+      version: number;
+      model: string;
+      degraded: boolean;
+      headline?: string;
+      degradedReason?: string | null;
+      costUsd?: number;
+      cacheOutcome?: SummarizeResult['cacheOutcome'];
+    }
+  | { kind: 'touched'; version: number; cause?: (SummarizeOutcome & { kind: 'skip' })['cause'] };
 
 export interface StoreInput {
   draft: SummaryDraft;
@@ -246,6 +261,7 @@ export function createActivities(deps: ActivityDeps) {
     async planRun(dashboardId: string): Promise<RunPlan> {
       const dashboard = dashboardOrFail(dashboardId);
       return {
+        title: dashboard.title,
         widgets: dashboard.widgets.map((w) => ({ widgetId: w.id, title: w.title, source: w.source.type })),
         llm: deps.llmPlan,
         idleTimeoutMs: deps.idleTimeoutMs,
@@ -318,7 +334,7 @@ export function createActivities(deps: ActivityDeps) {
           eventIds,
           eventCount: input.events.count,
         });
-        return { kind: 'touched', version: outcome.version };
+        return { kind: 'touched', version: outcome.version, cause: outcome.cause };
       }
       const { result } = outcome;
       const { summary } = await deps.store.put(
@@ -348,7 +364,16 @@ export function createActivities(deps: ActivityDeps) {
           error: error instanceof Error ? error.message : String(error),
         }),
       );
-      return { kind: 'stored', version: summary.version, model: result.model, degraded: result.degraded };
+      return {
+        kind: 'stored',
+        version: summary.version,
+        model: result.model,
+        degraded: result.degraded,
+        headline: summary.headline,
+        degradedReason: result.degradedReason,
+        costUsd: result.usage.costUsd,
+        cacheOutcome: result.cacheOutcome,
+      };
     },
 
     /** Runs of older precis versions: the last rung, when the LLM queue could not produce anything at all. */

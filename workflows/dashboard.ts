@@ -9,8 +9,10 @@ import {
   patched,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -20,13 +22,21 @@ import type { EventsHandover, PendingEvent } from '../src/domain/event';
 import { NEWEST_EVENT_IDS } from '../src/domain/limits';
 import type { LlmPlan } from '../src/llm/plan';
 import { dashboardWorkflowV1 } from './dashboard-v1';
-import { PrecisDegradedKey, PrecisModelKey, PrecisStatusKey } from './search-attributes';
+import {
+  PrecisCostUsdKey,
+  PrecisDegradedKey,
+  PrecisHeadlineKey,
+  PrecisModelKey,
+  PrecisOutcomeKey,
+  PrecisStatusKey,
+} from './search-attributes';
 import {
   type DashboardWorkflowState,
   eventsArrivedSignal,
   eventsHandedOverSignal,
   stateQuery,
 } from './signals';
+import { clip, currentDetails, type LatestSummary, latestSummary, type Phase, plural } from './ui-details';
 
 export type { DashboardWorkflowState } from './signals';
 export { eventsArrivedSignal, eventsHandedOverSignal, stateQuery } from './signals';
@@ -70,6 +80,8 @@ interface Carry {
   /** Attempts in a row that made no summary, and the backoff they follow. */
   failedAttempts?: number;
   runRetry?: RunRetry;
+  /** The latest summary and what the runs before spent, for the Temporal UI (precis 0.4 and later). */
+  latest?: LatestSummary;
 }
 
 /** Changes waiting for the next summary. */
@@ -92,6 +104,11 @@ interface Made {
 
 /** Marks runs that take the lean path; runs begun by precis 0.1 carry no such marker and finish as they began. */
 export const LEAN_PIPELINE_PATCH = 'lean-pipeline';
+/**
+ * Marks runs that tell their story in the Temporal UI: activity summaries, and the latest summary's outcome,
+ * headline and cost as search attributes and memo (new commands, which runs begun before must not meet on replay).
+ */
+export const UI_DETAILS_PATCH = 'ui-details-v1';
 
 /** Stages that only touch Redis, Kafka and CPU: quick, and worth retrying for a while if Redis blips. */
 const STAGE_OPTIONS: LocalActivityOptions = {
@@ -126,8 +143,8 @@ const { collectWidget } = proxyLocalActivities<Activities>(COLLECT_OPTIONS);
  * primary model (the activity passes the provider's Retry-After as the next delay). Past the last attempt or the
  * total retry time, the activity itself answers from a lower rung, so these limits only bound a lost worker.
  */
-function modelActivities(plan: LlmPlan): LlmActivities {
-  const options: ActivityOptions = {
+function modelOptions(plan: LlmPlan): ActivityOptions {
+  return {
     taskQueue: plan.taskQueue,
     // Sized from the LLM configuration (src/llm/plan.ts modelTimeouts); plans recorded by earlier versions carry no
     // such numbers and keep the fixed timeouts they were scheduled with.
@@ -142,7 +159,19 @@ function modelActivities(plan: LlmPlan): LlmActivities {
       maximumAttempts: plan.primaryAttempts + 1,
     },
   };
-  return proxyActivities<LlmActivities>(options);
+}
+
+/** The model stage, with a summary for the Temporal UI when the run shows one. */
+function summarizeWithModel(
+  plan: LlmPlan,
+  input: Parameters<LlmActivities['summarizeWithModel']>[0],
+  summary: string | undefined,
+): ReturnType<LlmActivities['summarizeWithModel']> {
+  const options = modelOptions(plan);
+  return proxyActivities<LlmActivities>(options).summarizeWithModel.executeWithOptions(
+    summary === undefined ? options : { ...options, summary },
+    [input],
+  );
 }
 
 export async function dashboardWorkflow(input: DashboardWorkflowInput): Promise<DashboardWorkflowState> {
@@ -205,6 +234,19 @@ function failureReason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** What the deliver step does for this run, in a line for the Temporal UI. */
+function deliverSummary(model: DeliverInput['model'], widgets: number): string {
+  if (model === undefined) return `summarize ${plural(widgets, 'widget')} locally, store and publish`;
+  switch (model.kind) {
+    case 'skip':
+      return `keep version ${model.version} (${model.cause} input): extend its freshness`;
+    case 'failed':
+      return `summarize locally (the model stage failed), store and publish`;
+    case 'summary':
+      return `store and publish the summary by ${model.result.model}${model.result.degraded ? ' (degraded)' : ''}`;
+  }
+}
+
 class DashboardRun {
   private pending: PendingChanges;
   private readonly recent: string[];
@@ -215,6 +257,13 @@ class DashboardRun {
   /** The search attributes as last written. */
   private shownStatus: string | null = null;
   private shownModel: { model: string; degraded: boolean } | null = null;
+  /** The outcome search attributes and memo as last written (JSON), to write only changes. */
+  private shownOutcome: string | null = null;
+  /** Whether this run shows activity summaries and its outcome (UI_DETAILS_PATCH; false for runs begun before). */
+  private ui = false;
+  /** What the run is doing now, for its current details; the latest plan, for the dashboard's description. */
+  private phase: Phase = { kind: 'starting' };
+  private plan: RunPlan | null = null;
 
   constructor(private readonly input: DashboardWorkflowInput) {
     this.pending = input.carry?.pending ?? emptyChanges();
@@ -222,7 +271,34 @@ class DashboardRun {
     this.recent = [...(input.carry?.recent ?? [])];
     this.inlineRef = input.carry?.inlineRef;
     this.firstPendingAt = input.carry?.firstPendingAt ?? Date.now();
-    this.state = { pending: this.pending.count, summariesMade: 0, lastVersion: null, status: 'waiting' };
+    this.state = {
+      pending: this.pending.count,
+      summariesMade: 0,
+      lastVersion: null,
+      status: 'waiting',
+      ...(input.carry?.latest ? { latest: input.carry.latest } : {}),
+    };
+  }
+
+  /**
+   * Sets what the run is doing now and renders the current details the Temporal UI shows. Only the workflow's
+   * memory changes (the UI reads them with a query): no command, nothing in history.
+   */
+  private show(phase: Phase = this.phase): void {
+    this.phase = phase;
+    setCurrentDetails(
+      currentDetails({
+        dashboardId: this.input.dashboardId,
+        plan: this.plan,
+        quietPeriodMs: this.input.quietPeriodMs,
+        maxDelayMs: this.input.maxDelayMs,
+        phase,
+        pending: this.pending.count,
+        latest: this.state.latest ?? null,
+        summariesMade: this.state.summariesMade,
+        runCostUsd: this.state.costUsd ?? 0,
+      }),
+    );
   }
 
   private addEvent(event: PendingEvent): void {
@@ -259,12 +335,16 @@ class DashboardRun {
         this.addEvent(event);
       }
       this.state.pending = this.pending.count;
+      this.show();
     });
     setHandler(eventsHandedOverSignal, (handover) => {
       this.handOver(handover);
       this.state.pending = this.pending.count;
+      this.show();
     });
     setHandler(stateQuery, () => this.state);
+    this.ui = patched(UI_DETAILS_PATCH);
+    this.show();
     this.showStatus(this.input.carry?.failedAttempts ? 'retrying' : 'active');
 
     let idleTimeoutMs: number | null = null;
@@ -276,9 +356,11 @@ class DashboardRun {
         // Wait for the next change; the idle timeout is the worker's setting, known after the first summary.
         this.state.status = 'idle';
         const timeout = idleTimeoutMs ?? 0;
+        this.show({ kind: 'idle', until: timeout > 0 ? Date.now() + timeout : null });
         if (timeout <= 0 || !(await condition(() => this.pending.count > 0, timeout))) break;
       }
       if (failedAttempts > 0) {
+        this.show();
         await sleep(backoffMs(retry, failedAttempts));
       } else {
         this.state.status = 'waiting';
@@ -291,7 +373,7 @@ class DashboardRun {
       this.state.pending = 0;
       this.state.status = 'summarizing';
       try {
-        const plan = await planRun(this.input.dashboardId);
+        const plan = await this.planRun();
         idleTimeoutMs = plan.idleTimeoutMs;
         retry = plan.runRetry ?? retry;
         summariesPerRun = plan.summariesPerRun;
@@ -314,11 +396,13 @@ class DashboardRun {
         this.putBack(changes, changesSince);
         failedAttempts++;
         this.state.status = 'retrying';
+        const nextAttemptAt = Date.now() + backoffMs(retry, failedAttempts);
         this.state.failure = {
           reason: failureReason(error),
           failedAttempts,
-          nextAttemptAt: new Date(Date.now() + backoffMs(retry, failedAttempts)).toISOString(),
+          nextAttemptAt: new Date(nextAttemptAt).toISOString(),
         };
+        this.show({ kind: 'retrying', reason: failureReason(error), failedAttempts, nextAttemptAt });
         this.showStatus('retrying');
       }
 
@@ -336,13 +420,27 @@ class DashboardRun {
             ...(this.inlineRef ? { inlineRef: this.inlineRef } : {}),
             ...(this.pending.count > 0 ? { firstPendingAt: this.firstPendingAt } : {}),
             ...(failedAttempts > 0 ? { failedAttempts, runRetry: retry } : {}),
+            ...(this.state.latest ? { latest: this.state.latest } : {}),
           },
         });
       }
     }
     this.state.status = 'idle';
+    this.show({
+      kind: 'done',
+      text: `completed: no change within the idle timeout after ${plural(this.state.summariesMade, 'summary', 'summaries')}`,
+    });
     this.showStatus('idle');
     return this.state;
+  }
+
+  private async planRun(): Promise<RunPlan> {
+    const { dashboardId } = this.input;
+    this.plan = await planRun.executeWithOptions(
+      this.summarized(STAGE_OPTIONS, `plan the summary of ${dashboardId}`),
+      [dashboardId],
+    );
+    return this.plan;
   }
 
   /** Puts a failed attempt's changes back in front of those that arrived while it ran. */
@@ -368,7 +466,12 @@ class DashboardRun {
     this.state.status = 'abandoned';
     this.state.pending = 0;
     this.state.failure = { reason: `${reason}; ${dropped} events dropped`, failedAttempts: 1 };
+    this.show({ kind: 'done', text: `abandoned: ${reason}; ${plural(dropped, 'event')} dropped` });
     this.showStatus('abandoned');
+    if (this.ui) {
+      this.state.latest = { ...(this.state.latest ?? { version: 0, costUsd: 0 }), outcome: 'abandoned' };
+      this.writeOutcome(null);
+    }
     return this.state;
   }
 
@@ -381,6 +484,7 @@ class DashboardRun {
       const remaining = deadline - Date.now();
       if (remaining <= 0) return;
       const seenCount = this.pending.count;
+      this.show({ kind: 'debouncing', until: Date.now() + Math.min(quietPeriodMs, remaining), deadline });
       const moreArrived = await condition(
         () => this.pending.count !== seenCount,
         Math.min(quietPeriodMs, remaining),
@@ -393,25 +497,51 @@ class DashboardRun {
     const { dashboardId } = this.input;
     const asOf = new Date().toISOString();
     if (changes.inlineRefs.length > 0)
-      this.inlineRef = await mergeInline({ base: this.inlineRef, refs: changes.inlineRefs });
+      this.inlineRef = await mergeInline.executeWithOptions(
+        this.summarized(
+          STAGE_OPTIONS,
+          `merge the inline data of ${plural(changes.inlineRefs.length, 'hand-over')}`,
+        ),
+        [{ base: this.inlineRef, refs: changes.inlineRefs }],
+      );
+    const total = plan.widgets.length;
+    this.show({ kind: 'collecting', widgets: total });
     const widgets = await this.collectAll(plan, asOf, changes);
-    const prepared = await prepare({ dashboardId, asOf, widgets });
+    const collected = widgets.filter((w) => 'ref' in w).length;
+    this.show({ kind: 'preparing', widgets: collected });
+    const prepared = await prepare.executeWithOptions(
+      this.summarized(
+        STAGE_OPTIONS,
+        `clean and enrich ${collected === total ? plural(total, 'widget') : `${collected} of ${plural(total, 'widget')}`}`,
+      ),
+      [{ dashboardId, asOf, widgets }],
+    );
     // The model stage is skipped when prepare found the latest summary still holds: no model, no round trip.
-    const model = prepared.reuse
-      ? prepared.reuse
-      : plan.llm.enabled
-        ? await modelActivities(plan.llm)
-            .summarizeWithModel({ enrichedRef: prepared.enrichedRef })
-            .catch((error: unknown) => ({ kind: 'failed' as const, reason: failureReason(error) }))
-        : undefined;
+    let model: DeliverInput['model'];
+    if (prepared.reuse) model = prepared.reuse;
+    else if (plan.llm.enabled) {
+      const modelName = plan.llm.model ?? 'the model';
+      this.show({ kind: 'summarizing', widgets: collected, model: modelName });
+      model = await summarizeWithModel(
+        plan.llm,
+        { enrichedRef: prepared.enrichedRef },
+        this.ui ? `summarize ${plural(collected, 'widget')} with ${modelName}` : undefined,
+      ).catch((error: unknown) => ({ kind: 'failed' as const, reason: failureReason(error) }));
+    } else this.show({ kind: 'summarizing', widgets: collected, model: null });
     const events = { count: changes.count, eventIds: changes.eventIds };
     const delivered = await this.deliver({
       enrichedRef: prepared.enrichedRef,
       model,
       events,
       iteration: `${this.state.summariesMade}`,
+      summary: deliverSummary(model, collected),
     });
     return { delivered, enrichedRef: prepared.enrichedRef, events };
+  }
+
+  /** Options with a summary for the Temporal UI, on runs that show them (the same options otherwise). */
+  private summarized<O extends LocalActivityOptions>(options: O, summary: string): O {
+    return this.ui ? { ...options, summary } : options;
   }
 
   /** Collects every widget in parallel; only a dashboard whose every widget failed fails the run. */
@@ -444,22 +574,61 @@ class DashboardRun {
   }
 
   private async deliver(
-    request: Pick<DeliverInput, 'enrichedRef' | 'model' | 'events'> & { iteration: string },
+    request: Pick<DeliverInput, 'enrichedRef' | 'model' | 'events'> & {
+      iteration: string;
+      summary: string;
+      upgrade?: boolean;
+    },
   ): Promise<Delivered> {
     const info = workflowInfo();
-    const delivered = await deliver({
-      dashboardId: this.input.dashboardId,
-      enrichedRef: request.enrichedRef,
-      ...(request.model ? { model: request.model } : {}),
-      events: request.events,
-      // The events are part of the key: a workflow task retried with more events (a signal that arrived while the
-      // first attempt ran) stores a summary of them instead of being answered with the first attempt's.
-      idempotencyKey: `${info.workflowId}/${info.runId}/${request.iteration}/${request.events.count}:${request.events.eventIds.at(-1) ?? ''}`,
-      workflowId: info.workflowId,
-      runId: info.runId,
-    });
-    if (delivered.kind === 'stored') this.showModel(delivered.model, delivered.degraded);
+    this.show({ kind: 'delivering' });
+    const delivered = await deliver.executeWithOptions(this.summarized(STAGE_OPTIONS, request.summary), [
+      {
+        dashboardId: this.input.dashboardId,
+        enrichedRef: request.enrichedRef,
+        ...(request.model ? { model: request.model } : {}),
+        events: request.events,
+        // The events are part of the key: a workflow task retried with more events (a signal that arrived while the
+        // first attempt ran) stores a summary of them instead of being answered with the first attempt's.
+        idempotencyKey: `${info.workflowId}/${info.runId}/${request.iteration}/${request.events.count}:${request.events.eventIds.at(-1) ?? ''}`,
+        workflowId: info.workflowId,
+        runId: info.runId,
+      },
+    ]);
+    if (this.ui) this.showOutcome(delivered, request.upgrade ?? false);
+    else if (delivered.kind === 'stored') this.showModel(delivered.model, delivered.degraded);
     return delivered;
+  }
+
+  /**
+   * Records the latest summary (result, memo, search attributes) so that a list of a dashboard's runs tells them
+   * apart. The model and degradation go into the same write as the outcome: one command per change.
+   */
+  private showOutcome(delivered: Delivered, upgrade: boolean): void {
+    const latest = latestSummary(delivered, upgrade, this.state.latest ?? null);
+    this.state.latest = latest;
+    this.state.costUsd = (this.state.costUsd ?? 0) + latest.costUsd;
+    this.writeOutcome(delivered.kind === 'stored' ? delivered : null);
+  }
+
+  private writeOutcome(stored: { model: string; degraded: boolean } | null): void {
+    const latest = this.state.latest;
+    if (!latest) return;
+    const shown = JSON.stringify([latest, this.state.costUsd ?? 0, stored?.model, stored?.degraded]);
+    if (shown === this.shownOutcome) return;
+    this.shownOutcome = shown;
+    upsertSearchAttributes([
+      { key: PrecisOutcomeKey, value: latest.outcome },
+      ...(latest.headline !== undefined ? [{ key: PrecisHeadlineKey, value: clip(latest.headline) }] : []),
+      { key: PrecisCostUsdKey, value: this.state.costUsd ?? 0 },
+      ...(stored
+        ? [
+            { key: PrecisModelKey, value: stored.model },
+            { key: PrecisDegradedKey, value: stored.degraded },
+          ]
+        : []),
+    ]);
+    upsertMemo({ latest, costUsd: this.state.costUsd ?? 0 });
   }
 
   /** Search attributes are written only when they change: each write is a history event and an index update. */
@@ -483,17 +652,24 @@ class DashboardRun {
    * model again after growing delays. New events end the wait (their summary is fresh anyway).
    */
   private async upgradeWhenModelIsBack(plan: LlmPlan, made: Made): Promise<void> {
+    const version = made.delivered.version;
+    const model = plan.model ?? 'the model';
     for (const [index, delayMs] of plan.upgradeDelaysMs.entries()) {
+      this.show({ kind: 'upgrading', version, model, nextTryAt: Date.now() + delayMs });
       if (await condition(() => this.pending.count > 0, delayMs)) return;
-      const outcome = await modelActivities(plan)
-        .summarizeWithModel({ enrichedRef: made.enrichedRef })
-        .catch(() => null);
+      const outcome = await summarizeWithModel(
+        plan,
+        { enrichedRef: made.enrichedRef },
+        this.ui ? `upgrade degraded version ${version}: summarize again with ${model}` : undefined,
+      ).catch(() => null);
       if (outcome?.kind === 'summary' && !outcome.result.degraded) {
         const upgraded = await this.deliver({
           enrichedRef: made.enrichedRef,
           model: outcome,
           events: made.events,
           iteration: `${this.state.summariesMade}-upgrade-${index}`,
+          summary: deliverSummary(outcome, 0),
+          upgrade: true,
         });
         this.state.lastVersion = upgraded.version;
         return;

@@ -13,6 +13,26 @@ export const DashboardIdKey = defineSearchAttributeKey('DashboardId', SearchAttr
 export const PrecisStatusKey = defineSearchAttributeKey('PrecisStatus', SearchAttributeType.KEYWORD);
 export const PrecisModelKey = defineSearchAttributeKey('PrecisModel', SearchAttributeType.KEYWORD);
 export const PrecisDegradedKey = defineSearchAttributeKey('PrecisDegraded', SearchAttributeType.BOOL);
+/**
+ * How the latest summary came about: `called`, `cache-hit`, `unchanged`, `immaterial`, `local`, `fallback`,
+ * `upgraded`, or `abandoned` (see workflows/ui-details.ts RunOutcome). Set by runs of precis 0.4 and later.
+ */
+export const PrecisOutcomeKey = defineSearchAttributeKey('PrecisOutcome', SearchAttributeType.KEYWORD);
+/** The latest summary's headline, cut to 200 characters (search attributes are stored unencrypted). */
+export const PrecisHeadlineKey = defineSearchAttributeKey('PrecisHeadline', SearchAttributeType.KEYWORD);
+/** USD the run spent on model calls (`PrecisCostUsd > 0` finds the runs that paid for a call). */
+export const PrecisCostUsdKey = defineSearchAttributeKey('PrecisCostUsd', SearchAttributeType.DOUBLE);
 
-/** Every custom search attribute precis sets: what a server must have registered before precis starts runs. */
-export const PRECIS_SEARCH_ATTRIBUTES = [DashboardIdKey, PrecisStatusKey, PrecisModelKey, PrecisDegradedKey];
+/**
+ * Every custom search attribute precis sets: what a server must have registered before precis starts runs (the same
+ * list as scripts/lib.sh TEMPORAL_SEARCH_ATTRIBUTES).
+ */
+export const PRECIS_SEARCH_ATTRIBUTES = [
+  DashboardIdKey,
+  PrecisStatusKey,
+  PrecisModelKey,
+  PrecisDegradedKey,
+  PrecisOutcomeKey,
+  PrecisHeadlineKey,
+  PrecisCostUsdKey,
+];

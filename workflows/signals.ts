@@ -1,5 +1,8 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { EventsHandover, PendingEvent } from '../src/domain/event';
+import type { LatestSummary } from './ui-details';
+
+export type { LatestSummary, RunOutcome } from './ui-details';
 
 /** What a dashboard's workflow reports of itself (the `state` query). */
 export interface DashboardWorkflowState {
@@ -14,6 +17,10 @@ export interface DashboardWorkflowState {
   status: 'waiting' | 'summarizing' | 'idle' | 'retrying' | 'abandoned';
   /** Why the latest attempt made no summary, while it is being retried (absent once one succeeds). */
   failure?: RunFailure;
+  /** The latest summary this run (or the one it continued) delivered: headline, model, outcome, cost. */
+  latest?: LatestSummary;
+  /** USD this run spent on model calls. */
+  costUsd?: number;
 }
 
 export interface RunFailure {

@@ -4,6 +4,8 @@ import type { Config } from '../config';
 export interface LlmPlan {
   /** False when no model is configured: the local summarizer is the default, not a degradation. */
   enabled: boolean;
+  /** The primary model, for the Temporal UI's activity summaries (absent in plans recorded by earlier versions). */
+  model?: string;
   taskQueue: string;
   /** Temporal attempts at the primary model before the activity walks down the ladder itself. */
   primaryAttempts: number;
@@ -66,6 +68,7 @@ export function modelConfigured(config: Config): boolean {
 export function llmPlan(config: Config): LlmPlan {
   return {
     enabled: modelConfigured(config),
+    model: config.llm.model,
     taskQueue: config.llm.taskQueue,
     primaryAttempts: config.llm.primaryAttempts,
     maxRetryMs: config.llm.maxRetryMs,

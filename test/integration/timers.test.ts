@@ -38,13 +38,18 @@ beforeAll(async () => {
   });
   client = env.client;
   // The test server starts with none of precis's search attributes (scripts/stack.sh registers them on the dev server).
-  const { INDEXED_VALUE_TYPE_KEYWORD, INDEXED_VALUE_TYPE_BOOL } = temporal.api.enums.v1.IndexedValueType;
+  const { INDEXED_VALUE_TYPE_KEYWORD, INDEXED_VALUE_TYPE_BOOL, INDEXED_VALUE_TYPE_DOUBLE } =
+    temporal.api.enums.v1.IndexedValueType;
   await env.connection.operatorService.addSearchAttributes({
     namespace: 'default',
     searchAttributes: Object.fromEntries(
       PRECIS_SEARCH_ATTRIBUTES.map((key) => [
         key.name,
-        key.type === SearchAttributeType.BOOL ? INDEXED_VALUE_TYPE_BOOL : INDEXED_VALUE_TYPE_KEYWORD,
+        key.type === SearchAttributeType.BOOL
+          ? INDEXED_VALUE_TYPE_BOOL
+          : key.type === SearchAttributeType.DOUBLE
+            ? INDEXED_VALUE_TYPE_DOUBLE
+            : INDEXED_VALUE_TYPE_KEYWORD,
       ]),
     ),
   });
