@@ -141,7 +141,14 @@ export type Delivered =
       costUsd?: number;
       cacheOutcome?: SummarizeResult['cacheOutcome'];
     }
-  | { kind: 'touched'; version: number; cause?: (SummarizeOutcome & { kind: 'skip' })['cause'] };
+  | {
+      kind: 'touched';
+      version: number;
+      cause?: (SummarizeOutcome & { kind: 'skip' })['cause'];
+      /** The kept version's headline and model. */
+      headline?: string;
+      model?: string;
+    };
 
 export interface StoreInput {
   draft: SummaryDraft;
@@ -326,15 +333,24 @@ export function createActivities(deps: ActivityDeps) {
             : input.model;
       const eventIds = input.events.eventIds.slice(-NEWEST_EVENT_IDS);
       if (outcome.kind === 'skip') {
-        await deps.store.touch(input.dashboardId, {
+        const [, kept] = await Promise.all([
+          deps.store.touch(input.dashboardId, {
+            version: outcome.version,
+            checkedAt: new Date().toISOString(),
+            dataAsOf: enriched.dataAsOf,
+            cause: outcome.cause,
+            eventIds,
+            eventCount: input.events.count,
+          }),
+          // For the Temporal UI: a run that only confirmed the summary still names what it confirmed.
+          deps.store.latest(input.dashboardId),
+        ]);
+        return {
+          kind: 'touched',
           version: outcome.version,
-          checkedAt: new Date().toISOString(),
-          dataAsOf: enriched.dataAsOf,
           cause: outcome.cause,
-          eventIds,
-          eventCount: input.events.count,
-        });
-        return { kind: 'touched', version: outcome.version, cause: outcome.cause };
+          ...(kept?.version === outcome.version ? { headline: kept.headline, model: kept.model } : {}),
+        };
       }
       const { result } = outcome;
       const { summary } = await deps.store.put(

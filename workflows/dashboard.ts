@@ -608,7 +608,14 @@ class DashboardRun {
     const latest = latestSummary(delivered, upgrade, this.state.latest ?? null);
     this.state.latest = latest;
     this.state.costUsd = (this.state.costUsd ?? 0) + latest.costUsd;
-    this.writeOutcome(delivered.kind === 'stored' ? delivered : null);
+    // Only a summary that is not degraded is ever kept (unchanged, immaterial): a touched one is not degraded.
+    const model =
+      delivered.kind === 'stored'
+        ? delivered
+        : latest.model !== undefined
+          ? { model: latest.model, degraded: false }
+          : null;
+    this.writeOutcome(model);
   }
 
   private writeOutcome(stored: { model: string; degraded: boolean } | null): void {

@@ -50,7 +50,7 @@ export function outcomeOf(delivered: Delivered, upgrade: boolean): RunOutcome {
 
 /**
  * The latest summary after `delivered`. A summary that still holds (unchanged, immaterial) keeps the headline and
- * model of the version it confirms, when the run knows them.
+ * model of the version it confirms (as deliver read them, else as this run knew them).
  */
 export function latestSummary(
   delivered: Delivered,
@@ -60,11 +60,13 @@ export function latestSummary(
   const outcome = outcomeOf(delivered, upgrade);
   if (delivered.kind === 'touched') {
     const same = previous?.version === delivered.version ? previous : null;
+    const headline = delivered.headline ?? same?.headline;
+    const model = delivered.model ?? same?.model;
     return {
       version: delivered.version,
       outcome,
-      ...(same?.headline !== undefined ? { headline: same.headline } : {}),
-      ...(same?.model !== undefined ? { model: same.model } : {}),
+      ...(headline !== undefined ? { headline } : {}),
+      ...(model !== undefined ? { model } : {}),
       costUsd: 0,
     };
   }

@@ -2,8 +2,9 @@ import { type Client, isGrpcServiceError, WorkflowIdReusePolicy } from '@tempora
 import { NamespaceNotFoundError } from '@temporalio/common';
 import { dashboardWorkflow, eventsArrivedSignal, eventsHandedOverSignal } from '../../workflows/dashboard';
 import { DashboardIdKey } from '../../workflows/search-attributes';
+import { duration } from '../../workflows/ui-details';
 import type { Config } from '../config';
-import { type Dashboard, durationMs } from '../domain/dashboard';
+import { type Dashboard, durationMs, type Source } from '../domain/dashboard';
 import type { EventsHandover, PendingEvent } from '../domain/event';
 
 export function dashboardWorkflowId(config: Config, dashboardId: string): string {
@@ -20,20 +21,60 @@ export function dashboardWorkflowId(config: Config, dashboardId: string): string
 function startOptions(config: Config, dashboard: Dashboard) {
   const quiet = dashboard.refresh.quietPeriod;
   const maxDelay = dashboard.refresh.maxDelay;
+  const quietPeriodMs = quiet ? durationMs(quiet) : config.pipeline.quietPeriodMs;
+  const maxDelayMs = maxDelay ? durationMs(maxDelay) : config.pipeline.maxDelayMs;
   return {
     workflowId: dashboardWorkflowId(config, dashboard.id),
     taskQueue: config.temporal.taskQueue,
     args: [
       {
         dashboardId: dashboard.id,
-        quietPeriodMs: quiet ? durationMs(quiet) : config.pipeline.quietPeriodMs,
-        maxDelayMs: maxDelay ? durationMs(maxDelay) : config.pipeline.maxDelayMs,
+        quietPeriodMs,
+        maxDelayMs,
       },
     ] as Parameters<typeof dashboardWorkflow>,
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     typedSearchAttributes: [{ key: DashboardIdKey, value: dashboard.id }],
     staticSummary: `Summarize dashboard **${dashboard.title}** (\`${dashboard.id}\`)`,
+    staticDetails: staticDetails(dashboard, quietPeriodMs, maxDelayMs),
   };
+}
+
+/** Where a widget's data comes from, without what may be secret (URLs' paths and queries, headers, SQL). */
+function sourceLabel(source: Source): string {
+  switch (source.type) {
+    case 'http':
+      return `http (${new URL(source.url).host})`;
+    case 'postgres':
+      return `postgres (${source.database})`;
+    default:
+      return source.type;
+  }
+}
+
+/** Markdown cells must not break the table. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\s+/g, ' ');
+}
+
+/**
+ * The run's static details in the Temporal UI (markdown): what the dashboard is, its widgets and their sources, and
+ * the timing of its summaries. Temporal sets them only when the start creates the run; a run begun by
+ * continue-as-new has none (SDK 1.24 cannot pass them there), and its current details describe the dashboard.
+ */
+export function staticDetails(dashboard: Dashboard, quietPeriodMs: number, maxDelayMs: number): string {
+  const lines = [`### ${dashboard.title}`, ''];
+  if (dashboard.description) lines.push(dashboard.description, '');
+  lines.push(
+    `Summaries ${quietPeriodMs > 0 ? `${duration(quietPeriodMs)} after the latest change (quiet period)` : 'as soon as data changes'}, at the latest ${duration(maxDelayMs)} after the first pending change (max delay). Timezone ${dashboard.timezone}.`,
+    '',
+    '| Widget | Kind | Unit | Source |',
+    '| --- | --- | --- | --- |',
+    ...dashboard.widgets.map(
+      (w) => `| ${cell(w.title)} | ${w.kind} | ${cell(w.unit || '–')} | ${cell(sourceLabel(w.source))} |`,
+    ),
+  );
+  return lines.join('\n');
 }
 
 /**
