@@ -1,4 +1,8 @@
-/** Two projects: fast unit tests, and integration tests that need the local stack (scripts/stack.sh up). */
+/**
+ * Three projects, run in this order (test/support/sequencer.js): fast unit tests, integration tests that need the
+ * local stack (scripts/stack.sh up), and the browser test of the Temporal UI (Debian's Chromium, installed by
+ * scripts/install.sh chromium).
+ */
 const transform = {
   '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }],
   // ESM-only dependencies (cookie, pulled in by Fastify's inject) must become CommonJS for Jest on Node 20.
@@ -7,6 +11,7 @@ const transform = {
 const transformIgnorePatterns = ['/node_modules/(?!cookie/)'];
 
 module.exports = {
+  testSequencer: '<rootDir>/test/support/sequencer.js',
   projects: [
     {
       displayName: 'unit',
@@ -22,6 +27,14 @@ module.exports = {
       transformIgnorePatterns,
       setupFilesAfterEnv: ['<rootDir>/test/support/integration-setup.ts'],
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+    },
+    {
+      displayName: 'browser',
+      testEnvironment: 'node',
+      transform,
+      transformIgnorePatterns,
+      setupFilesAfterEnv: ['<rootDir>/test/support/integration-setup.ts'],
+      testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
     },
   ],
 };

@@ -6,7 +6,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PRECIS_ROOT"
 
-bash scripts/install.sh all
+# chromium: Debian's Chromium for the browser test of the Temporal UI (test/browser/), not part of `all`.
+bash scripts/install.sh all chromium
 export PRECIS_INSTALLED=1
 stack_was_up=$(bash scripts/stack.sh status | grep -c 'started by precis' || true)
 bash scripts/stack.sh up

@@ -169,18 +169,20 @@ export interface DetailsView {
  * no static details (Temporal sets those only when a client starts the run).
  */
 export function currentDetails(view: DetailsView): string {
+  const dashboard = view.plan?.title
+    ? `${view.plan.title} (\`${view.dashboardId}\`)`
+    : `\`${view.dashboardId}\``;
+  // A markdown list: the UI renders single line breaks as spaces.
   const lines = [
     `**Now:** ${phaseText(view.phase)}`,
     `**Pending events:** ${view.pending}`,
     `**Latest summary:** ${view.latest ? describeLatest(view.latest) : 'none yet in this run'}`,
     `**This run:** ${plural(view.summariesMade, 'summary', 'summaries')}, ${usd(view.runCostUsd)} in model calls`,
-    '',
-    `**Dashboard:** ${view.plan?.title ? `${view.plan.title} (\`${view.dashboardId}\`)` : `\`${view.dashboardId}\``}` +
-      ` · quiet period ${duration(view.quietPeriodMs)}, max delay ${duration(view.maxDelayMs)}`,
+    `**Dashboard:** ${dashboard}, quiet period ${duration(view.quietPeriodMs)}, max delay ${duration(view.maxDelayMs)}`,
   ];
   if (view.plan)
     lines.push(`**Widgets:** ${view.plan.widgets.map((w) => `${w.title} (${w.source})`).join(', ')}`);
-  return lines.join('\n');
+  return lines.map((line) => `- ${line}`).join('\n');
 }
 
 function describeLatest(latest: LatestSummary): string {

@@ -136,7 +136,7 @@ describe('a run in the Temporal UI', () => {
     expect(metadata.currentDetails).toContain('**Now:** completed');
     expect(metadata.currentDetails).toContain(`v${stored.version} · called · gpt-4o`);
     expect(metadata.currentDetails).toContain(stored.headline);
-    expect(metadata.currentDetails).toContain(`**Dashboard:** ${sre.title} (\`sre-checkout\`)`);
+    expect(metadata.currentDetails).toContain(`**Dashboard:** ${sre.title} (\`sre-checkout\`), quiet period`);
   });
 
   it('tells a run that only confirmed the summary from one that made it', async () => {
@@ -188,6 +188,7 @@ describe('a run in the Temporal UI', () => {
       );
       expect(details).toContain('**Pending events:** 2');
       expect(details).toContain('quiet period 10 min, max delay 15 min');
+      expect(details?.split('\n').every((line) => line.startsWith('- '))).toBe(true);
       await handle.terminate('test done');
     } finally {
       await worker.close();
