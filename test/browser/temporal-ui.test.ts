@@ -18,22 +18,16 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import type { Redis } from 'ioredis';
-import pino from 'pino';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { createRedis } from '../../src/clients';
 import type { Dashboard } from '../../src/domain/dashboard';
 import { DashboardRegistry } from '../../src/domain/registry';
 import { dashboardWorkflowId, signalDashboard } from '../../src/ingest/starter';
-import type { Service } from '../../src/process';
-import { SummaryStore } from '../../src/store/summaries';
-import { buildLlmWorker } from '../../workers/llm';
-import { buildPipelineWorker } from '../../workers/pipeline';
+import type { SummaryStore } from '../../src/store/summaries';
 import type { dashboardWorkflow } from '../../workflows/dashboard';
-import { deleteRunTopics, isolatedConfig } from '../support/config';
+import { isolatedConfig } from '../support/config';
 import { type OpenAiTestServer, startOpenAiServer } from '../support/openai-server';
-import { deleteKeysWithPrefix } from '../support/redis';
+import { type PipelineUnderTest, startPipeline } from '../support/pipeline';
 
 const CHROMIUM = process.env.PRECIS_CHROMIUM ?? '/usr/bin/chromium';
 const UI = `http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? '8233'}`;
@@ -53,11 +47,9 @@ let server: OpenAiTestServer;
 let dashboardsDir: string;
 let config: ReturnType<typeof isolatedConfig>;
 let dashboard: Dashboard;
-let connection: Connection;
+let pipeline: PipelineUnderTest;
 let client: Client;
-let redis: Redis;
 let store: SummaryStore;
-let workers: Service[] = [];
 let browser: Browser;
 let page: Page;
 
@@ -89,14 +81,9 @@ beforeAll(async () => {
   const found = DashboardRegistry.fromDirectory(dashboardsDir).get(`ui-${runId}`);
   if (!found) throw new Error('the test dashboard did not load');
   dashboard = found;
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
-  redis = createRedis(config);
-  store = new SummaryStore(redis, config.redis.keyPrefix, 100);
-  workers = [
-    await buildPipelineWorker(config, pino({ level: 'error' })),
-    await buildLlmWorker(config, pino({ level: 'error' })),
-  ];
+  // The real pipeline, and an LLM worker for the model's summaries.
+  pipeline = await startPipeline(config, { llm: true });
+  ({ client, store } = pipeline);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
   // The UI keeps the list's columns per namespace in local storage; this is what "Configure columns" writes.
@@ -109,13 +96,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  for (const worker of workers) await worker.close();
-  if (config) await deleteRunTopics(config);
-  await connection?.close();
-  if (redis) {
-    await deleteKeysWithPrefix(redis, config.redis.keyPrefix);
-    redis.disconnect();
-  }
+  await pipeline?.close();
   await server?.close();
   if (dashboardsDir) rmSync(dashboardsDir, { recursive: true, force: true });
 });
@@ -135,6 +116,7 @@ async function pageText(): Promise<string> {
     page.frames().map((frame) =>
       frame
         .locator('body')
+        // biome-ignore lint/performance/useDomNodeTextContent: the text as shown (what a reader sees) is under test
         .innerText({ timeout: 1000 })
         .catch(() => ''),
     ),

@@ -4,17 +4,13 @@
  * OpenAI-compatible test server as the model: static summary and details, current details, a summary on every
  * step, and the latest summary's outcome, headline, model and cost in the result, memo and search attributes.
  */
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { createRedis } from '../../src/clients';
 import { DashboardRegistry } from '../../src/domain/registry';
 import { dashboardWorkflowId, signalDashboard } from '../../src/ingest/starter';
-import type { Service } from '../../src/process';
-import { SummaryStore } from '../../src/store/summaries';
-import { buildLlmWorker } from '../../workers/llm';
+import type { SummaryStore } from '../../src/store/summaries';
 import { buildPipelineWorker } from '../../workers/pipeline';
 import type { dashboardWorkflow } from '../../workflows/dashboard';
 import {
@@ -23,17 +19,16 @@ import {
   PrecisModelKey,
   PrecisOutcomeKey,
 } from '../../workflows/search-attributes';
-import { deleteRunTopics, eventually, isolatedConfig } from '../support/config';
+import { eventually, isolatedConfig } from '../support/config';
 import { type OpenAiTestServer, startOpenAiServer } from '../support/openai-server';
+import { type PipelineUnderTest, startPipeline } from '../support/pipeline';
 import { deleteKeysWithPrefix } from '../support/redis';
 
 let server: OpenAiTestServer;
 let config: ReturnType<typeof isolatedConfig>;
-let connection: Connection;
+let pipeline: PipelineUnderTest;
 let client: Client;
-let redis: Redis;
 let store: SummaryStore;
-let workers: Service[] = [];
 
 /** The query the Temporal UI reads a run's current details with (answered by the worker, nothing in history). */
 function metadataOf(handle: WorkflowHandle): Promise<temporal.api.sdk.v1.IWorkflowMetadata> {
@@ -47,22 +42,12 @@ beforeAll(async () => {
     PRECIS_LLM_BASE_URL: server.baseURL,
     PRECIS_LLM_TIMEOUT_MS: '5000',
   });
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
-  redis = createRedis(config);
-  store = new SummaryStore(redis, config.redis.keyPrefix, 100);
-  workers = [
-    await buildPipelineWorker(config, pino({ level: 'error' })),
-    await buildLlmWorker(config, pino({ level: 'error' })),
-  ];
+  pipeline = await startPipeline(config, { llm: true });
+  ({ client, store } = pipeline);
 });
 
 afterAll(async () => {
-  for (const worker of workers) await worker.close();
-  await deleteRunTopics(config);
-  await connection?.close();
-  await deleteKeysWithPrefix(redis, config.redis.keyPrefix);
-  redis.disconnect();
+  await pipeline?.close();
   await server?.close();
 });
 
@@ -192,7 +177,7 @@ describe('a run in the Temporal UI', () => {
       await handle.terminate('test done');
     } finally {
       await worker.close();
-      await deleteKeysWithPrefix(redis, waiting.redis.keyPrefix);
+      await deleteKeysWithPrefix(pipeline.redis, waiting.redis.keyPrefix);
     }
   });
 });

@@ -5,6 +5,7 @@ import { createRedis } from '../../src/clients';
 import type { Config } from '../../src/config';
 import type { Service } from '../../src/process';
 import { SummaryStore } from '../../src/store/summaries';
+import { buildLlmWorker } from '../../workers/llm';
 import { buildPipelineWorker } from '../../workers/pipeline';
 import { deleteRunTopics } from './config';
 import { deleteKeysWithPrefix } from './redis';
@@ -18,18 +19,23 @@ export interface PipelineUnderTest {
   close(): Promise<void>;
 }
 
-export async function startPipeline(config: Config): Promise<PipelineUnderTest> {
+/** `llm`: also an LLM worker, for runs that call the model. */
+export async function startPipeline(
+  config: Config,
+  options: { llm?: boolean } = {},
+): Promise<PipelineUnderTest> {
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const redis = createRedis(config);
   const store = new SummaryStore(redis, config.redis.keyPrefix, 100);
-  const worker: Service = await buildPipelineWorker(config, pino({ level: 'error' }));
+  const workers: Service[] = [await buildPipelineWorker(config, pino({ level: 'error' }))];
+  if (options.llm) workers.push(await buildLlmWorker(config, pino({ level: 'error' })));
   return {
     client,
     redis,
     store,
     async close() {
-      await worker.close();
+      for (const worker of workers) await worker.close();
       await deleteRunTopics(config);
       await connection.close();
       await deleteKeysWithPrefix(redis, config.redis.keyPrefix);
