@@ -85,7 +85,7 @@ beforeAll(async () => {
   pipeline = await startPipeline(config, { llm: true });
   ({ client, store } = pipeline);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  const context = await browser.newContext({ viewport: { width: 2200, height: 1000 } });
   // The UI keeps the list's columns per namespace in local storage; this is what "Configure columns" writes.
   const columns = JSON.stringify({ default: COLUMNS.map((label) => ({ label })) });
   await context.addInitScript({
