@@ -182,6 +182,11 @@ export const workflowStatusSchema = z
     searchAttributes: z.object({
       DashboardId: z.string().nullable(),
       PrecisStatus: z.string().nullable(),
+      /** The latest summary of the run, as the Temporal UI's list shows it (runs of precis 0.4 and later). */
+      PrecisOutcome: z.string().nullable(),
+      PrecisHeadline: z.string().nullable(),
+      PrecisModel: z.string().nullable(),
+      PrecisCostUsd: z.number().nullable(),
     }),
     links: z.object({ temporalRun: runLinkSchema }),
   })

@@ -1,6 +1,13 @@
 import { type Client, isGrpcServiceError, ServiceError } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { DashboardIdKey, PrecisStatusKey } from '../workflows/search-attributes';
+import {
+  DashboardIdKey,
+  PrecisCostUsdKey,
+  PrecisHeadlineKey,
+  PrecisModelKey,
+  PrecisOutcomeKey,
+  PrecisStatusKey,
+} from '../workflows/search-attributes';
 import { dependencyProblem, HttpProblem } from './problem';
 import type { WorkflowStatus } from './schemas';
 import { type RenderSettings, temporalRunLink } from './summary-render';
@@ -59,6 +66,10 @@ export async function describeWorkflow(
     searchAttributes: {
       DashboardId: description.typedSearchAttributes.get(DashboardIdKey) ?? null,
       PrecisStatus: description.typedSearchAttributes.get(PrecisStatusKey) ?? null,
+      PrecisOutcome: description.typedSearchAttributes.get(PrecisOutcomeKey) ?? null,
+      PrecisHeadline: description.typedSearchAttributes.get(PrecisHeadlineKey) ?? null,
+      PrecisModel: description.typedSearchAttributes.get(PrecisModelKey) ?? null,
+      PrecisCostUsd: description.typedSearchAttributes.get(PrecisCostUsdKey) ?? null,
     },
     links: { temporalRun: temporalRunLink(settings, description.workflowId, description.runId) },
   };

@@ -498,7 +498,8 @@ describe('GET /v1/workflows/{workflowId}', () => {
       status: 'RUNNING',
       taskQueue: config.temporal.taskQueue,
       closeTime: null,
-      searchAttributes: { DashboardId: 'precis-platform' },
+      // No summary made yet (no worker): the latest summary's attributes are absent.
+      searchAttributes: { DashboardId: 'precis-platform', PrecisOutcome: null, PrecisHeadline: null },
     });
     expect(Date.parse(response.json().startTime)).toBeGreaterThan(Date.now() - 120_000);
     expect(response.json().links.temporalRun).toContain(`/workflows/${workflowId}/`);
