@@ -9,7 +9,8 @@ import { type DataFacts, dataFacts, type Fact, type Scope, SIGNED_KINDS, type Wi
  * the data contains; every anomaly is one the data marks. A figure that binds to nothing is a failed claim.
  */
 
-export const GROUNDING_CHECKER = 'claims-v1';
+/** v2: negation, forecasts and figures written as words (src/grounding/directions.ts, figure-words.ts). */
+export const GROUNDING_CHECKER = 'claims-v2';
 
 /** One checked claim: what the text stated and what it was bound to (or why it could not be). */
 export interface CheckedClaim {
@@ -172,11 +173,16 @@ function bind(claim: FigureClaim, scope: Scope): { fact: Fact | null; reason?: s
   const wrongUnit = matches(inScope, () => true)[0];
   if (wrongUnit) return { fact: null, reason: `unit does not fit ${wrongUnit.statistic}` };
   if (claim.seriesKey !== null && matches(inScope, () => true).length === 0) {
-    const otherSeries = inScope.flatMap((w) => w.facts).find((f) => valueFits(claim, f.value));
+    const otherSeries = inScope
+      .flatMap((w) => w.facts.filter((f) => unitFits(claim, f, w.unit)))
+      .find((f) => valueFits(claim, f.value));
     if (otherSeries)
       return { fact: null, reason: `belongs to series ${otherSeries.seriesKey}, not ${claim.seriesKey}` };
   }
-  const elsewhere = scope.all.flatMap((w) => w.facts).find((f) => valueFits(claim, f.value));
+  // Only a statistic the stated unit fits is where the figure "belongs" ("quadrupled" is no latency of 301.5 ms).
+  const elsewhere = scope.all
+    .flatMap((w) => w.facts.filter((f) => unitFits(claim, f, w.unit)))
+    .find((f) => valueFits(claim, f.value));
   if (elsewhere && !inScope.some((w) => w.widgetId === elsewhere.widgetId)) {
     return { fact: null, reason: `belongs to widget ${elsewhere.widgetId}, not the one named` };
   }

@@ -314,7 +314,7 @@ export function parseText(text: string, facts: DataFacts, initialWidgets: string
   let level = false;
   let negatedAt: number | null = null;
   let forecast = false;
-  /** The figure-less direction claim of the current clause: a figure after it states it instead. */
+  /** The figure-less direction claim of the current clause: a negated figure after it states it instead. */
   let pending: DirectionClaim | null = null;
   let next = 0;
   const directionClaim = (marker: Marker, sense: DirectionClaim['sense'], negated: boolean) => {
@@ -386,7 +386,8 @@ export function parseText(text: string, facts: DataFacts, initialWidgets: string
     const qualifier = QUALIFIER.exec(masked.slice(0, figure.index));
     // The qualifier's own words ("more than", "below") are not direction words.
     advance(figure.index, qualifier ? qualifier.index : figure.index);
-    if (pending !== null) directions.splice(directions.indexOf(pending), 1);
+    // "did not fall 9.4%" is one claim, the negated figure; "unchanged at 412 ms" is two (no move, and a level).
+    if (pending !== null && negatedAt !== null) directions.splice(directions.indexOf(pending), 1);
     pending = null;
     const approximation: Approximation | null = qualifier
       ? qualifier[1] || qualifier[2]
