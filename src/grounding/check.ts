@@ -2,6 +2,9 @@ import type { SummaryContent } from '../summarize/types';
 import { type Direction, type FigureClaim, parseText, SMALL_COUNT } from './claims';
 import { checkDirection, FORECAST, NEGATED_FIGURE } from './directions';
 import { type DataFacts, dataFacts, type Fact, type Scope, SIGNED_KINDS, type WidgetFacts } from './facts';
+import { type CheckedClaim, failed } from './record';
+
+export type { CheckedClaim } from './record';
 
 /**
  * Claim-level grounding: every figure a summary states is bound to one statistic of one widget (and series) in the
@@ -11,22 +14,6 @@ import { type DataFacts, dataFacts, type Fact, type Scope, SIGNED_KINDS, type Wi
 
 /** v2: negation, forecasts and figures written as words (src/grounding/directions.ts, figure-words.ts). */
 export const GROUNDING_CHECKER = 'claims-v2';
-
-/** One checked claim: what the text stated and what it was bound to (or why it could not be). */
-export interface CheckedClaim {
-  /** Where it was stated: headline, insights[0], anomalies[1].description, anomalies[1].value, recommendations[0]. */
-  field: string;
-  text: string;
-  /** The figure as stated (its magnitude; direction words carry the sign); null for timestamps and durations. */
-  stated: number | null;
-  widgetId: string | null;
-  seriesKey: string | null;
-  statistic: string | null;
-  actual: number | null;
-  ok: boolean;
-  /** Why the claim failed; absent when it holds. */
-  reason?: string;
-}
 
 export interface ClaimReport {
   grounded: boolean;
@@ -310,20 +297,6 @@ function checkText(
     claims.push(failed(field, duration, 'duration is not a comparison window of the data'));
   }
   return claims;
-}
-
-function failed(field: string, text: string, reason: string): CheckedClaim {
-  return {
-    field,
-    text,
-    stated: null,
-    widgetId: null,
-    seriesKey: null,
-    statistic: null,
-    actual: null,
-    ok: false,
-    reason,
-  };
 }
 
 function checkAnomaly(

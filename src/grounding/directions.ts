@@ -1,6 +1,6 @@
-import type { CheckedClaim } from './check';
 import type { Direction, DirectionClaim } from './claims';
 import type { Fact, Scope, WidgetFacts } from './facts';
+import { type CheckedClaim, checkedAgainst, failed } from './record';
 
 /**
  * Negation and forecasts. A negated figure ("did not fall 9.4%", "failed to grow 5%") states no statistic: its plain
@@ -68,46 +68,29 @@ function holds(claim: DirectionClaim, sense: Direction | 'flat', fact: Fact): bo
   return claim.negated ? !moved(fact, sense) : moved(fact, sense);
 }
 
+const NO_CHANGE = 'no change vs the previous window to ground it';
+
 export function checkDirection(field: string, claim: DirectionClaim, scope: Scope): CheckedClaim {
-  const base = { field, text: claim.text, stated: null };
-  const unbound = (reason: string): CheckedClaim => ({
-    ...base,
-    widgetId: null,
-    seriesKey: null,
-    statistic: null,
-    actual: null,
-    ok: false,
-    reason,
-  });
-  if (claim.forecast) return unbound(FORECAST);
+  if (claim.forecast) return failed(field, claim.text, FORECAST);
   const widgets = claimWidgets(claim, scope);
-  if (typeof widgets === 'string') return unbound(widgets);
+  if (typeof widgets === 'string') return failed(field, claim.text, widgets);
   let first: Fact | null = null;
   for (const widget of widgets) {
     const sense = senseOf(claim, widget);
-    if (sense === null) return unbound('improved/worsened on a neutral widget has no faithful reading');
+    if (sense === null)
+      return failed(field, claim.text, 'improved/worsened on a neutral widget has no faithful reading');
     const changes = windowChanges(widget, claim.seriesKey);
-    if (changes.length === 0) return unbound('no change vs the previous window to ground it');
+    if (changes.length === 0) return failed(field, claim.text, NO_CHANGE);
     const against = changes.find((f) => !holds(claim, sense, f));
-    const fact = against ?? (changes[0] as Fact);
-    const bound = {
-      ...base,
-      widgetId: fact.widgetId,
-      seriesKey: fact.seriesKey,
-      statistic: fact.statistic,
-      actual: fact.value,
-    };
-    if (against) return { ...bound, ok: false, reason: `contradicts ${fact.statistic} (${fact.value})` };
-    first ??= fact;
+    if (against) {
+      return checkedAgainst(
+        field,
+        claim.text,
+        against,
+        `contradicts ${against.statistic} (${against.value})`,
+      );
+    }
+    first ??= changes[0] ?? null;
   }
-  return first
-    ? {
-        ...base,
-        widgetId: first.widgetId,
-        seriesKey: first.seriesKey,
-        statistic: first.statistic,
-        actual: first.value,
-        ok: true,
-      }
-    : unbound('no change vs the previous window to ground it');
+  return first ? checkedAgainst(field, claim.text, first) : failed(field, claim.text, NO_CHANGE);
 }
