@@ -63,8 +63,15 @@ const RATIO = new RegExp(
   `\\b(twice|half|(?:${Object.keys(COUNT_WORDS).join('|')})\\s+times|\\d+(?:\\.\\d+)?\\s*(?:times|x|×))\\s+(?:as\\s+[a-z]+(?:\\s+[a-z]+)?(?:\\s+as\\b)?|(?:more|higher|larger|bigger|greater|lower|smaller|fewer|less)\\s+than|that\\s+of|what)\\b|\\b(twice|(?:${Object.keys(COUNT_WORDS).join('|')})\\s+times|\\d+(?:\\.\\d+)?\\s*(?:times|x|×))\\s+the\\b`,
   'gi',
 );
-/** "half of the orders", "a third of", "three quarters of", "half the requests": a share. */
-const FRACTION = new RegExp(`\\b${FRACTION_WORDS}\\s+(?:of|the)\\b`, 'gi');
+/**
+ * "half of the orders", "a third of", "three quarters of", "half the requests": a share. A part of a span of time
+ * ("the second half of the week", "half the time") is no share.
+ */
+const TIME_PART = /^(?:\s+of)?\s+the\s+(?:time|day|days|week|weeks|month|window|period|range|hour|hours)\b/i;
+const FRACTION = new RegExp(
+  `(?<!\\b(?:first|second|last|latter|former|other|final)\\s+)\\b${FRACTION_WORDS}\\s+(?:of|the)\\b`,
+  'gi',
+);
 
 function fractionOf(words: string): number {
   const normalized = words.toLowerCase().replace(/\s+/g, ' ');
@@ -112,6 +119,7 @@ export function wordFigures(text: string): WordFigure[] {
     });
   }
   for (const m of text.matchAll(FRACTION)) {
+    if (TIME_PART.test(text.slice((m.index ?? 0) + (m[1] ?? '').length))) continue;
     const share = fractionOf(m[1] ?? '') * 100;
     add(m, { kind: 'fraction', value: share, tolerance: WORD_ROUNDING * share, direction: null });
   }
