@@ -77,7 +77,7 @@ export function review(
   if (!grounding.grounded) {
     return {
       kind: 'ungrounded',
-      detail: `numbers not in the data: ${grounding.ungrounded.slice(0, 5).join(', ')}`,
+      detail: `claims the data does not support: ${grounding.ungrounded.slice(0, 5).join(', ')}`,
     };
   }
   return null;
