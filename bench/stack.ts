@@ -9,6 +9,7 @@ import type { Admin } from 'kafkajs';
 import { apiKeyDigest } from '../api/auth';
 import { type Config, loadConfig } from '../src/config';
 import { createTopic } from './kafka';
+import { benchTemporalEnv } from './options';
 import type { MemorySampler } from './memory';
 import { DeliveryObserver } from './observe';
 import {
@@ -67,6 +68,7 @@ export class PrecisStack {
   ) {
     const id = `${options.runId}-${options.group}`;
     this.env = {
+      ...benchTemporalEnv(),
       PRECIS_TOPIC_EVENTS: `${id}.dashboard.events`,
       PRECIS_TOPIC_DLQ: `${id}.dashboard.events.dlq`,
       PRECIS_TOPIC_SUMMARIES: `${id}.dashboard.summaries`,

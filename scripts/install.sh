@@ -3,7 +3,7 @@
 # the Apache Kafka broker jars (resolved with Maven), and Redis, PostgreSQL and Prometheus (Debian packages).
 # Idempotent: a warm run takes a second.
 #
-#   scripts/install.sh [all|node|temporal|kafka|test-server|redis|postgres|prometheus]...
+#   scripts/install.sh [all|node|temporal|kafka|test-server|redis|postgres|prometheus|temporal-server]...
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -46,6 +46,26 @@ install_temporal() {
   GOBIN="$(dirname "$TEMPORAL_BIN")" GOFLAGS=-mod=mod \
     go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION" >"$PRECIS_LOGS/temporal-build.log" 2>&1 \
     || die "go install of the Temporal CLI failed; see $PRECIS_LOGS/temporal-build.log"
+}
+
+# The production-shaped Temporal (`scripts/stack.sh up --production`): server, temporal-sql-tool and UI server, built
+# from the versions pinned in scripts/production/temporal/go.mod (not part of `all`: only that stack needs them).
+install_temporal_server() {
+  local binary package bins=(
+    "temporal-server go.temporal.io/server/cmd/server"
+    "temporal-sql-tool go.temporal.io/server/cmd/tools/sql"
+    "temporal-ui-server github.com/temporalio/ui-server/v2/cmd/server"
+  )
+  command -v go >/dev/null || die "the Go toolchain is required to build the Temporal server (go build)"
+  mkdir -p "$TEMPORAL_SERVER_DIR"
+  for pair in "${bins[@]}"; do
+    binary=${pair%% *} package=${pair#* }
+    [[ -x "$TEMPORAL_SERVER_DIR/$binary" ]] && continue
+    log "building $binary ($package, Temporal server $TEMPORAL_SERVER_VERSION; several minutes on a cold Go cache)"
+    (cd "$PRECIS_ROOT/scripts/production/temporal" && go build -o "$TEMPORAL_SERVER_DIR/$binary" "$package") \
+      >>"$PRECIS_LOGS/temporal-server-build.log" 2>&1 \
+      || die "building $binary failed; see $PRECIS_LOGS/temporal-server-build.log"
+  done
 }
 
 # maven_resolve WHAT POM DEST: copies the runtime classpath POM declares into DEST (skipped once DEST is complete).
@@ -113,6 +133,7 @@ for target in "${targets[@]}"; do
       ;;
     node | temporal | kafka | redis | postgres | prometheus) timed "$target" "install_$target" ;;
     test-server) timed "$target" install_test_server ;;
-    *) die "unknown install target '$target' (expected all, node, temporal, kafka, test-server, redis, postgres or prometheus)" ;;
+    temporal-server) timed "$target" install_temporal_server ;;
+    *) die "unknown install target '$target' (expected all, node, temporal, kafka, test-server, redis, postgres, prometheus or temporal-server)" ;;
   esac
 done
