@@ -3,7 +3,7 @@
 # the Apache Kafka broker jars (resolved with Maven), and Redis, PostgreSQL and Prometheus (Debian packages).
 # Idempotent: a warm run takes a second.
 #
-#   scripts/install.sh [all|node|temporal|kafka|test-server|redis|postgres|prometheus|temporal-server]...
+#   scripts/install.sh [all|node|temporal|kafka|test-server|redis|postgres|prometheus|temporal-server|compose-check]...
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -56,7 +56,7 @@ install_temporal_server() {
     "temporal-sql-tool go.temporal.io/server/cmd/tools/sql"
     "temporal-ui-server github.com/temporalio/ui-server/v2/cmd/server"
   )
-  command -v go >/dev/null || die "the Go toolchain is required to build the Temporal server (go build)"
+  ensure_go
   mkdir -p "$TEMPORAL_SERVER_DIR"
   for pair in "${bins[@]}"; do
     binary=${pair%% *} package=${pair#* }
@@ -66,6 +66,25 @@ install_temporal_server() {
       >>"$PRECIS_LOGS/temporal-server-build.log" 2>&1 \
       || die "building $binary failed; see $PRECIS_LOGS/temporal-server-build.log"
   done
+}
+
+# Go for the tools above. Debian's golang-go may be older than the modules need; Go then fetches the toolchain
+# their go.mod asks for by itself (GOTOOLCHAIN=auto, the default).
+ensure_go() {
+  command -v go >/dev/null || apt_install golang-go
+}
+
+# compose-check (scripts/production/compose-check): validates docker-compose.yml without Docker. Rebuilt when its
+# sources changed since the last build.
+install_compose_check() {
+  local src=$PRECIS_ROOT/scripts/production/compose-check bin=$PRECIS_CACHE/compose-check/compose-check
+  if [[ -x "$bin" && ! "$src/main.go" -nt "$bin" && ! "$src/go.mod" -nt "$bin" && ! "$src/go.sum" -nt "$bin" ]]; then
+    return 0
+  fi
+  ensure_go
+  log "building compose-check"
+  (cd "$src" && go build -o "$bin" .) >>"$PRECIS_LOGS/compose-check-build.log" 2>&1 \
+    || die "building compose-check failed; see $PRECIS_LOGS/compose-check-build.log"
 }
 
 # maven_resolve WHAT POM DEST: copies the runtime classpath POM declares into DEST (skipped once DEST is complete).
@@ -134,6 +153,7 @@ for target in "${targets[@]}"; do
     node | temporal | kafka | redis | postgres | prometheus) timed "$target" "install_$target" ;;
     test-server) timed "$target" install_test_server ;;
     temporal-server) timed "$target" install_temporal_server ;;
-    *) die "unknown install target '$target' (expected all, node, temporal, kafka, test-server, redis, postgres, prometheus or temporal-server)" ;;
+    compose-check) timed "$target" install_compose_check ;;
+    *) die "unknown install target '$target' (expected all, node, temporal, kafka, test-server, redis, postgres, prometheus, temporal-server or compose-check)" ;;
   esac
 done
