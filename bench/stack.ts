@@ -9,9 +9,9 @@ import type { Admin } from 'kafkajs';
 import { apiKeyDigest } from '../api/auth';
 import { type Config, loadConfig } from '../src/config';
 import { createTopic } from './kafka';
-import { benchTemporalEnv } from './options';
 import type { MemorySampler } from './memory';
 import { DeliveryObserver } from './observe';
+import { benchTemporalEnv } from './options';
 import {
   awaitReady,
   type ChildHandle,
