@@ -59,8 +59,11 @@ up_production_temporal() {
     production_role
     production_schema
   fi
+  # The server reads <config dir>/<env>.yaml: a link to the template that docker-compose.yml mounts the same way.
+  mkdir -p "$PRODUCTION_STATE/temporal-config"
+  ln -sfn "$PRECIS_ROOT/deploy/compose/temporal/server.yaml.tmpl" "$PRODUCTION_STATE/temporal-config/production.yaml"
   start temporal-production "$PRODUCTION_TEMPORAL_PORT" 120 production_temporal_healthy \
-    "$TEMPORAL_SERVER_DIR/temporal-server" --root "$PRECIS_ROOT" --config deploy/compose/temporal --env production \
+    "$TEMPORAL_SERVER_DIR/temporal-server" --root / --config "$PRODUCTION_STATE/temporal-config" --env production \
     --allow-no-auth start
   TEMPORAL_CLI="$TEMPORAL_BIN" TEMPORAL_ADDRESS="$production_address" \
     bash "$PRECIS_ROOT/deploy/compose/temporal/setup.sh" 2>>"$PRECIS_LOGS/temporal-setup.log" \
