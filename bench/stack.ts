@@ -11,6 +11,7 @@ import { type Config, loadConfig } from '../src/config';
 import { createTopic } from './kafka';
 import type { MemorySampler } from './memory';
 import { DeliveryObserver } from './observe';
+import { benchTemporalEnv } from './options';
 import {
   awaitReady,
   type ChildHandle,
@@ -67,6 +68,7 @@ export class PrecisStack {
   ) {
     const id = `${options.runId}-${options.group}`;
     this.env = {
+      ...benchTemporalEnv(),
       PRECIS_TOPIC_EVENTS: `${id}.dashboard.events`,
       PRECIS_TOPIC_DLQ: `${id}.dashboard.events.dlq`,
       PRECIS_TOPIC_SUMMARIES: `${id}.dashboard.summaries`,

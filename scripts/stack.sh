@@ -5,6 +5,8 @@
 #   scripts/stack.sh up       install what is missing, start what is not running, wait until healthy, create topics
 #   scripts/stack.sh down     stop what this script started (pid files), nothing else
 #   scripts/stack.sh status   what answers on each port and who started it
+#   scripts/stack.sh up|down|status --production   the same for the production-shaped Temporal (server on
+#                             PostgreSQL + UI, scripts/production/temporal.sh) next to the dev stack
 #
 # An engine that already answers on its port (a system Redis, a Temporal you run yourself) is used as it is and
 # never stopped by `down`. Data, logs and pid files live under $PRECIS_STATE (default ~/.cache/precis/state).
@@ -271,16 +273,36 @@ stop() {
   log "$name stopped"
 }
 
+# status NAME:PORT...: what answers on each port and who started it.
 status() {
   local name port
-  for pair in "temporal:$TEMPORAL_GRPC_PORT" "kafka:$KAFKA_PORT" "redis:$REDIS_PORT" \
-    "postgres:$POSTGRES_PORT" "prometheus:$PROMETHEUS_PORT"; do
+  for pair in "$@"; do
     name=${pair%%:*} port=${pair##*:}
     if pid_alive "$name"; then echo "$name: running on $port (pid $(cat "$PRECIS_PIDS/$name.pid"), started by precis)"
     elif port_open "$port"; then echo "$name: something answers on $port (not started by precis)"
     else echo "$name: down"; fi
   done
 }
+
+# --production: the production-shaped Temporal (scripts/production/temporal.sh) next to the dev stack. `up` brings
+# the dev stack up first (Kafka, Redis, PostgreSQL are shared); `down` stops only the production Temporal and UI.
+if [[ "${2:-}" == --production ]]; then
+  source "$PRECIS_ROOT/scripts/production/temporal.sh"
+  mode=$1
+  if [[ "$mode" == up ]]; then
+    [[ "${PRECIS_INSTALLED:-}" == 1 ]] || bash "$PRECIS_ROOT/scripts/install.sh" temporal-server
+    bash "$PRECIS_ROOT/scripts/stack.sh" up
+  fi
+  PRECIS_LOGS=$PRODUCTION_STATE/logs PRECIS_PIDS=$PRODUCTION_STATE/pids
+  mkdir -p "$PRECIS_LOGS" "$PRECIS_PIDS"
+  case "$mode" in
+    up) up_production ;;
+    down) down_production ;;
+    status) status_production ;;
+    *) die "usage: scripts/stack.sh up|down|status --production" ;;
+  esac
+  exit 0
+fi
 
 case "${1:-}" in
   up)
@@ -301,6 +323,9 @@ case "${1:-}" in
     stop prometheus
     stop_postgres
     ;;
-  status) status ;;
-  *) die "usage: scripts/stack.sh up|down|status" ;;
+  status)
+    status "temporal:$TEMPORAL_GRPC_PORT" "kafka:$KAFKA_PORT" "redis:$REDIS_PORT" \
+      "postgres:$POSTGRES_PORT" "prometheus:$PROMETHEUS_PORT"
+    ;;
+  *) die "usage: scripts/stack.sh up|down|status [--production]" ;;
 esac
