@@ -31,6 +31,9 @@ apt_install() {
 install_node() {
   command -v node >/dev/null || die "Node.js >= 20.3 is required"
   cd "$PRECIS_ROOT"
+  # A node_modules that is a symlink belongs to another checkout (a git worktree sharing the main one's): `npm ci`
+  # here would empty that checkout's install under everyone using it. Its owner installs it.
+  if [[ -L node_modules ]]; then return 0; fi
   # Reinstall when the lock file changed since the last install (npm writes node_modules/.package-lock.json).
   if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
     log "installing npm dependencies"
