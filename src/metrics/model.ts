@@ -88,7 +88,8 @@ export interface ModelStatusSources {
 
 /**
  * Gauges of the state every LLM worker shares through Redis, read when scraped (so they are as fresh as the scrape
- * and cost nothing between scrapes). A Redis error leaves a gauge out of that scrape instead of failing it.
+ * and cost nothing between scrapes). A Redis error leaves a breaker out of that scrape, and the spend at its last
+ * value, instead of failing the scrape.
  */
 export function registerModelStatus(registry: Registry, sources: ModelStatusSources): void {
   const registers = [registry];
@@ -113,7 +114,7 @@ export function registerModelStatus(registry: Registry, sources: ModelStatusSour
     help: 'USD spent on model calls today (UTC), every worker together, from the cost ledger.',
     registers,
     async collect() {
-      this.reset();
+      // Not reset first: an unlabelled gauge would then read 0 (nothing spent) when Redis does not answer.
       const spent = await sources.spentTodayUsd().catch(() => null);
       if (spent !== null) this.set(spent);
     },

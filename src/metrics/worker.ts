@@ -40,12 +40,10 @@ export async function serveWorkerMetrics(options: {
   let temporalServing = true;
   const probe = async () => {
     try {
-      const answer = await Promise.race([
+      // A deadline, not only a race: the SDK retries a failing call, and probes must not pile up during an outage.
+      const answer = await options.connection.withDeadline(Date.now() + TEMPORAL_PROBE_TIMEOUT_MS, () =>
         options.connection.healthService.check({}),
-        new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error('timeout')), TEMPORAL_PROBE_TIMEOUT_MS).unref(),
-        ),
-      ]);
+      );
       // 1 = SERVING in grpc.health.v1.
       temporalServing = Number(answer.status) === 1;
     } catch {
