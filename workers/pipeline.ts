@@ -85,7 +85,6 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
     { taskQueue: config.temporal.taskQueue, dashboards: registry.list().length },
     'pipeline worker ready',
   );
-  drainer.start();
   const metricsServer = await serveWorkerMetrics({
     registry: metrics.registry,
     host: config.pipeline.metricsHost,
@@ -95,6 +94,7 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
     // Kafka is not needed to store summaries (a refused publish waits in the outbox): only Redis counts.
     clientsReady: () => redis.status === 'ready',
   });
+  drainer.start();
   return serveWorker(worker, async () => {
     await metricsServer.close();
     await drainer.stop();
