@@ -3,12 +3,12 @@
  * goes through to a stored summary written by a model (the project's OpenAI-compatible test server), and then each
  * process's /metrics is scraped: every metric the Grafana dashboard queries is exported, freshness and model outcomes
  * moved as they should, and the Temporal core's own worker metrics are there. The local Prometheus config that
- * scripts/stack.sh writes passes `promtool check config`, and a Prometheus of this test's own, started on it, scrapes
- * all four processes.
+ * scripts/stack.sh writes passes `promtool check config` (the dashboard's PromQL and the alert rules pass `promtool
+ * check rules`), and a Prometheus of this test's own, started on that config, scrapes all four processes.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -345,6 +345,24 @@ describe('metrics from every precis process', () => {
       });
       await run('promtool', ['check', 'config', file]);
       await run('promtool', ['check', 'rules', join(ROOT, 'deploy', 'prometheus', 'rules', 'precis.yml')]);
+      // The dashboard's expressions are valid PromQL: promtool parses them as recording rules (Grafana's
+      // $__rate_interval replaced by a range).
+      const exprRules = join(dir, 'dashboard-exprs.yml');
+      writeFileSync(
+        exprRules,
+        JSON.stringify({
+          groups: [
+            {
+              name: 'dashboard',
+              rules: dashboardExprs().map((expr, index) => ({
+                record: `precis_dashboard_expr_${index}`,
+                expr: expr.replaceAll('$__rate_interval', '5m'),
+              })),
+            },
+          ],
+        }),
+      );
+      await run('promtool', ['check', 'rules', exprRules]);
 
       const prometheus = spawn(
         'prometheus',
