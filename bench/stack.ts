@@ -80,6 +80,9 @@ export class PrecisStack {
       PRECIS_WORKFLOW_ID_PREFIX: `${id}-dashboard-`,
       PRECIS_API_PORT: String(apiPort),
       PRECIS_INGEST_METRICS_PORT: String(metricsPort),
+      // Off: several stacks (and a running precis) share the machine, and the worker metrics ports are fixed ones.
+      PRECIS_PIPELINE_METRICS_PORT: '0',
+      PRECIS_LLM_WORKER_METRICS_PORT: '0',
       PRECIS_API_KEYS: JSON.stringify([
         { id: 'bench', sha256: apiKeyDigest(this.apiKey), scopes: ['read', 'refresh', 'metrics'] },
       ]),

@@ -7,6 +7,7 @@
 #   scripts/stack.sh status   what answers on each port and who started it
 #   scripts/stack.sh up|down|status --production   the same for the production-shaped Temporal (server on
 #                             PostgreSQL + UI, scripts/production/temporal.sh) next to the dev stack
+#   scripts/stack.sh prometheus-config FILE   write the local Prometheus config (every precis process) to FILE
 #
 # An engine that already answers on its port (a system Redis, a Temporal you run yourself) is used as it is and
 # never stopped by `down`. Data, logs and pid files live under $PRECIS_STATE (default ~/.cache/precis/state).
@@ -227,23 +228,48 @@ stop_postgres() {
 
 prometheus_healthy() { http_ok "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"; }
 
+# write_prometheus_config [FILE]: the local Prometheus's config (default $PROMETHEUS_DIR/prometheus.yml). Ports
+# follow the precis processes' settings (PRECIS_API_PORT, PRECIS_INGEST_METRICS_PORT, PRECIS_PIPELINE_METRICS_PORT,
+# PRECIS_LLM_WORKER_METRICS_PORT), with their defaults. `scripts/stack.sh prometheus-config FILE` writes one
+# elsewhere (tests check it with promtool and run a Prometheus of their own on it).
 write_prometheus_config() {
-  mkdir -p "$PROMETHEUS_DIR/data"
+  local file=${1:-$PROMETHEUS_DIR/prometheus.yml}
+  mkdir -p "$(dirname "$file")"
   # Prometheus scrapes itself every second so that real series (up, prometheus_http_requests_total, ...) exist
-  # moments after it starts, for `prometheus` sources and their integration tests.
-  cat >"$PROMETHEUS_DIR/prometheus.yml" <<PROM
+  # moments after it starts, for `prometheus` sources and their integration tests; precis's own processes every 5 s.
+  # A process that is not running is only a target that is down (up == 0), never an error.
+  cat >"$file" <<PROM
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
+rule_files:
+  - '$PRECIS_ROOT/deploy/prometheus/rules/precis.yml'
 scrape_configs:
   - job_name: prometheus
     static_configs:
       - targets: ['127.0.0.1:$PROMETHEUS_PORT']
+  - job_name: precis-api
+    scrape_interval: 5s
+    static_configs:
+      - targets: ['127.0.0.1:${PRECIS_API_PORT:-8080}']
+  - job_name: precis-ingest
+    scrape_interval: 5s
+    static_configs:
+      - targets: ['127.0.0.1:${PRECIS_INGEST_METRICS_PORT:-9464}']
+  - job_name: precis-pipeline
+    scrape_interval: 5s
+    static_configs:
+      - targets: ['127.0.0.1:${PRECIS_PIPELINE_METRICS_PORT:-9465}']
+  - job_name: precis-llm
+    scrape_interval: 5s
+    static_configs:
+      - targets: ['127.0.0.1:${PRECIS_LLM_WORKER_METRICS_PORT:-9466}']
 PROM
 }
 
 up_prometheus() {
   command -v prometheus >/dev/null || die "prometheus not found; run scripts/install.sh prometheus"
+  # A running Prometheus keeps the config it started with (it may be shared); the next start picks up this one.
   port_open "$PROMETHEUS_PORT" || write_prometheus_config
   # A week of 1 s samples from one target is some tens of MB; the retention keeps the state folder from growing.
   start prometheus "$PROMETHEUS_PORT" 30 prometheus_healthy \
@@ -327,5 +353,6 @@ case "${1:-}" in
     status "temporal:$TEMPORAL_GRPC_PORT" "kafka:$KAFKA_PORT" "redis:$REDIS_PORT" \
       "postgres:$POSTGRES_PORT" "prometheus:$PROMETHEUS_PORT"
     ;;
-  *) die "usage: scripts/stack.sh up|down|status [--production]" ;;
+  prometheus-config) write_prometheus_config "${2:?usage: scripts/stack.sh prometheus-config FILE}" ;;
+  *) die "usage: scripts/stack.sh up|down|status [--production] | prometheus-config FILE" ;;
 esac

@@ -15,6 +15,7 @@ import { DashboardRegistry } from '../src/domain/registry';
 import { buildSummarizer } from '../src/llm/build';
 import { llmPlan } from '../src/llm/plan';
 import type { Logger } from '../src/log';
+import { createWorkerMetrics, serveWorkerMetrics } from '../src/metrics/worker';
 import type { Service } from '../src/process';
 import { closeConnectors, createConnectors } from '../src/sources';
 import { BlobStore } from '../src/store/blobs';
@@ -34,6 +35,7 @@ function workflowCode(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>
 
 export async function buildPipelineWorker(config: Config, logger: Logger): Promise<Service> {
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
+  const metrics = createWorkerMetrics();
   const redis = createRedis(config);
   const store = new SummaryStore(redis, config.redis.keyPrefix, config.redis.summaryHistory);
   const blobs = new BlobStore(redis, config.redis.keyPrefix, config.sources.blobTtlSeconds);
@@ -70,7 +72,8 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
       connectors,
       publisher,
       outbox,
-      summarizer: buildSummarizer(config, redis),
+      summarizer: buildSummarizer(config, redis, metrics.model),
+      metrics: metrics.pipeline,
       tokenBudget: config.pipeline.tokenBudget,
       llmPlan: llmPlan(config),
       idleTimeoutMs: config.pipeline.idleTimeoutMs,
@@ -82,8 +85,18 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
     { taskQueue: config.temporal.taskQueue, dashboards: registry.list().length },
     'pipeline worker ready',
   );
+  const metricsServer = await serveWorkerMetrics({
+    registry: metrics.registry,
+    host: config.pipeline.metricsHost,
+    port: config.pipeline.metricsPort,
+    worker,
+    connection,
+    // Kafka is not needed to store summaries (a refused publish waits in the outbox): only Redis counts.
+    clientsReady: () => redis.status === 'ready',
+  });
   drainer.start();
   return serveWorker(worker, async () => {
+    await metricsServer.close();
     await drainer.stop();
     await connection.close();
     await closeConnectors(connectors);
@@ -92,4 +105,5 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
   });
 }
 
-if (require.main === module) runWorkerMain('pipeline-worker', buildPipelineWorker);
+if (require.main === module)
+  runWorkerMain('pipeline-worker', buildPipelineWorker, (config) => config.pipeline.metricsPort);

@@ -143,6 +143,13 @@ export const configSchema = z.object({
      * were stored (the publish outbox). Default 5000.
      */
     outboxIntervalMs: z.coerce.number().int().min(100).default(5_000),
+    /**
+     * PRECIS_PIPELINE_METRICS_PORT: where the pipeline worker serves GET /metrics (its own and its Temporal core's)
+     * and GET /readyz (0 = off). Default 9465.
+     */
+    metricsPort: port.default(9465),
+    /** PRECIS_PIPELINE_METRICS_HOST. Default `127.0.0.1` (`0.0.0.0` in containers). */
+    metricsHost: z.string().min(1).default('127.0.0.1'),
   }),
   api: z.object({
     /** PRECIS_API_HOST. Default `127.0.0.1`. */
@@ -280,6 +287,13 @@ export const configSchema = z.object({
      * worker misses it. Default 15 s.
      */
     heartbeatTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
+    /**
+     * PRECIS_LLM_WORKER_METRICS_PORT: where the LLM worker serves GET /metrics (its own and its Temporal core's) and
+     * GET /readyz (0 = off). Default 9466.
+     */
+    workerMetricsPort: port.default(9466),
+    /** PRECIS_LLM_WORKER_METRICS_HOST. Default `127.0.0.1` (`0.0.0.0` in containers). */
+    workerMetricsHost: z.string().min(1).default('127.0.0.1'),
   }),
   /** PRECIS_DASHBOARDS_DIR: folder of dashboard definitions (YAML or JSON). Default `dashboards`. */
   dashboardsDir: z.string().min(1).default('dashboards'),
@@ -316,6 +330,8 @@ const ENV_FIELDS = {
   PRECIS_RUN_RETRY_INITIAL_MS: ['pipeline', 'runRetryInitialMs'],
   PRECIS_RUN_RETRY_MAX_MS: ['pipeline', 'runRetryMaxMs'],
   PRECIS_OUTBOX_INTERVAL_MS: ['pipeline', 'outboxIntervalMs'],
+  PRECIS_PIPELINE_METRICS_PORT: ['pipeline', 'metricsPort'],
+  PRECIS_PIPELINE_METRICS_HOST: ['pipeline', 'metricsHost'],
   PRECIS_API_HOST: ['api', 'host'],
   PRECIS_API_PORT: ['api', 'port'],
   PRECIS_API_AUTH: ['api', 'auth'],
@@ -359,6 +375,8 @@ const ENV_FIELDS = {
   PRECIS_LLM_LIMITER_MAX_WAIT_MS: ['llm', 'limiterMaxWaitMs'],
   PRECIS_LLM_HEARTBEAT_TIMEOUT_MS: ['llm', 'heartbeatTimeoutMs'],
   PRECIS_LLM_UPGRADE_DELAYS_MS: ['llm', 'upgradeDelaysMs'],
+  PRECIS_LLM_WORKER_METRICS_PORT: ['llm', 'workerMetricsPort'],
+  PRECIS_LLM_WORKER_METRICS_HOST: ['llm', 'workerMetricsHost'],
   PRECIS_PROMPTS_DIR: ['llm', 'promptsDir'],
   PRECIS_BREAKER_WINDOW_MS: ['llm', 'breakerWindowMs'],
   PRECIS_BREAKER_MIN_REQUESTS: ['llm', 'breakerMinimumRequests'],
