@@ -11,8 +11,10 @@ import { createIngestMetrics, serveMetrics } from '../src/ingest/metrics';
 import type { Logger } from '../src/log';
 import { runMain, type Service } from '../src/process';
 import { BlobStore } from '../src/store/blobs';
+import { startTracing } from '../src/tracing/provider';
 
 export async function buildIngestWorker(config: Config, logger: Logger): Promise<Service> {
+  const tracing = startTracing(config, 'precis-ingest', logger);
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
   const kafka = createKafka(config, 'ingest', logger);
   await ensureTopics(kafka, config);
@@ -49,6 +51,7 @@ export async function buildIngestWorker(config: Config, logger: Logger): Promise
       await metrics.close();
       await connection.close();
       redis.disconnect();
+      await tracing.shutdown();
     },
   };
 }

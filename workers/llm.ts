@@ -12,8 +12,11 @@ import type { Logger } from '../src/log';
 import type { Service } from '../src/process';
 import { BlobStore } from '../src/store/blobs';
 import { runWorkerMain, serveWorker } from '../src/temporal-runtime';
+import { startTracing } from '../src/tracing/provider';
+import { activityWorkerTracing } from '../src/tracing/temporal';
 
 export async function buildLlmWorker(config: Config, logger: Logger): Promise<Service> {
+  const tracing = startTracing(config, 'precis-llm', logger);
   const redis = createRedis(config);
   const summarizer = buildSummarizer(config, redis);
   const blobs = new BlobStore(redis, config.redis.keyPrefix, config.sources.blobTtlSeconds);
@@ -25,6 +28,7 @@ export async function buildLlmWorker(config: Config, logger: Logger): Promise<Se
     activities: createLlmActivities({ summarizer, blobs }),
     // A server-side cap shared by every worker on this queue, below the provider's own limits.
     maxTaskQueueActivitiesPerSecond: config.llm.maxActivitiesPerSecond,
+    ...activityWorkerTracing(tracing),
   });
   logger.info(
     { taskQueue: config.llm.taskQueue, model: modelConfigured(config) ? config.llm.model : 'local only' },
@@ -33,6 +37,7 @@ export async function buildLlmWorker(config: Config, logger: Logger): Promise<Se
   return serveWorker(worker, async () => {
     await connection.close();
     redis.disconnect();
+    await tracing.shutdown();
   });
 }
 

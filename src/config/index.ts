@@ -281,6 +281,22 @@ export const configSchema = z.object({
      */
     heartbeatTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
   }),
+  tracing: z.object({
+    /**
+     * PRECIS_TRACING: `off` (nothing is traced, no span is made, nothing is sent) or `otlp` (spans go to an
+     * OpenTelemetry collector over OTLP/HTTP, JSON). Default `off`.
+     */
+    mode: z.enum(['off', 'otlp']).default('off'),
+    /**
+     * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the full URL spans are POSTed to. Else OTEL_EXPORTER_OTLP_ENDPOINT with
+     * `/v1/traces` appended (the OpenTelemetry convention). Default `http://localhost:4318/v1/traces`.
+     */
+    tracesEndpoint: z.string().url().optional(),
+    /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL (`/v1/traces` is appended). */
+    endpoint: z.string().url().optional(),
+    /** OTEL_SERVICE_NAME. Default per process: precis-api, precis-ingest, precis-pipeline, precis-llm. */
+    serviceName: z.string().min(1).optional(),
+  }),
   /** PRECIS_DASHBOARDS_DIR: folder of dashboard definitions (YAML or JSON). Default `dashboards`. */
   dashboardsDir: z.string().min(1).default('dashboards'),
   /** PRECIS_LOG_LEVEL. Default `info`. */
@@ -367,6 +383,10 @@ const ENV_FIELDS = {
   PRECIS_INGEST_METRICS_PORT: ['ingest', 'metricsPort'],
   PRECIS_INGEST_METRICS_HOST: ['ingest', 'metricsHost'],
   PRECIS_DEDUPE_TTL_S: ['ingest', 'dedupeTtlSeconds'],
+  PRECIS_TRACING: ['tracing', 'mode'],
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: ['tracing', 'tracesEndpoint'],
+  OTEL_EXPORTER_OTLP_ENDPOINT: ['tracing', 'endpoint'],
+  OTEL_SERVICE_NAME: ['tracing', 'serviceName'],
   PRECIS_DASHBOARDS_DIR: ['dashboardsDir'],
   PRECIS_LOG_LEVEL: ['logLevel'],
 } as const satisfies Record<string, readonly string[]>;
@@ -386,6 +406,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sources: {},
     llm: {},
     ingest: {},
+    tracing: {},
   };
   for (const [variable, path] of Object.entries(ENV_FIELDS)) {
     const value = env[variable];
