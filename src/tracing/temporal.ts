@@ -7,7 +7,12 @@ import {
 } from '@temporalio/interceptors-opentelemetry';
 import { TRACE_HEADER } from '@temporalio/interceptors-opentelemetry/lib/instrumentation';
 import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry/lib/workflow';
-import type { ActivityInterceptorsFactory, InjectedSinks, WorkerOptions } from '@temporalio/worker';
+import type {
+  ActivityInterceptorsFactory,
+  InjectedSinks,
+  ReplayWorkerOptions,
+  WorkerOptions,
+} from '@temporalio/worker';
 import type { Config } from '../config';
 import type { Tracing } from './provider';
 
@@ -60,17 +65,28 @@ export function pipelineWorkerTracing(
   tracing: Tracing,
   bundling: boolean,
 ): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
-  const sinks: InjectedSinks<OpenTelemetrySinks> = {
+  return {
+    sinks: workflowSpanSinks(tracing),
+    interceptors: {
+      ...(tracing.enabled ? { activity: activityInterceptors() } : {}),
+      ...(bundling ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
+    },
+  };
+}
+
+function workflowSpanSinks(tracing: Tracing): InjectedSinks<OpenTelemetrySinks> {
+  return {
     exporter:
       tracing.processor && tracing.resource
         ? makeWorkflowExporter(tracing.processor, tracing.resource)
         : { export: { fn: () => undefined } },
   };
+}
+
+/** A replay worker's options: the workflow interceptors as in production, and a sink for spans (none leave). */
+export function replayWorkerTracing(): Pick<ReplayWorkerOptions, 'interceptors' | 'sinks'> {
   return {
-    sinks,
-    interceptors: {
-      ...(tracing.enabled ? { activity: activityInterceptors() } : {}),
-      ...(bundling ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
-    },
+    sinks: workflowSpanSinks({ enabled: false, shutdown: async () => undefined }),
+    interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES },
   };
 }
