@@ -62,6 +62,10 @@ const apiKeys = z
   );
 
 const port = z.coerce.number().int().min(0).max(65535);
+const httpUrl = z
+  .string()
+  .url()
+  .refine((url) => /^https?:\/\//i.test(url), 'must be an http:// or https:// URL');
 const millis = z.coerce.number().int().min(0);
 
 export const configSchema = z.object({
@@ -291,9 +295,9 @@ export const configSchema = z.object({
      * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the full URL spans are POSTed to. Else OTEL_EXPORTER_OTLP_ENDPOINT with
      * `/v1/traces` appended (the OpenTelemetry convention). Default `http://localhost:4318/v1/traces`.
      */
-    tracesEndpoint: z.string().url().optional(),
+    tracesEndpoint: httpUrl.optional(),
     /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL (`/v1/traces` is appended). */
-    endpoint: z.string().url().optional(),
+    endpoint: httpUrl.optional(),
     /** OTEL_SERVICE_NAME. Default per process: precis-api, precis-ingest, precis-pipeline, precis-llm. */
     serviceName: z.string().min(1).optional(),
   }),
