@@ -1,5 +1,7 @@
+import { TRACE_HEADER } from '@temporalio/interceptors-opentelemetry/lib/instrumentation';
 import { loadConfig } from '../../src/config';
 import { tracesUrl } from '../../src/tracing/provider';
+import { TRACE_HEADER as WORKFLOW_TRACE_HEADER } from '../../workflows/interceptors';
 
 describe('tracing configuration', () => {
   it('is off by default', () => {
@@ -35,5 +37,11 @@ describe('tracing configuration', () => {
     expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(
       /OTEL_EXPORTER_OTLP_ENDPOINT/,
     );
+  });
+});
+
+describe('the workflow interceptors module', () => {
+  it("names Temporal's trace header without importing OpenTelemetry", () => {
+    expect(WORKFLOW_TRACE_HEADER).toBe(TRACE_HEADER);
   });
 });
