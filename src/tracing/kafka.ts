@@ -36,6 +36,21 @@ export function traceHeaders(from: Context = context.active()): Record<string, s
   return headers;
 }
 
+/**
+ * A producer's span for one message and the headers that carry it (`traceparent`): the message's consumer joins
+ * its trace. Without tracing the span is a no-op and the headers are empty.
+ */
+export function startSendSpan(
+  topic: string,
+  attributes: Record<string, string>,
+): { span: Span; headers: Record<string, string> } {
+  const span = trace.getTracer('precis-producer').startSpan('precis.send', {
+    kind: SpanKind.PRODUCER,
+    attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': topic, ...attributes },
+  });
+  return { span, headers: traceHeaders(trace.setSpan(ROOT_CONTEXT, span)) };
+}
+
 /** The event a valid message carried, for its span's attributes. */
 export interface TracedEvent {
   dashboardId: string;

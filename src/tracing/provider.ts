@@ -9,7 +9,12 @@ import type { Config } from '../config';
 import type { Logger } from '../log';
 
 /** The default service name of each precis process (OTEL_SERVICE_NAME overrides it). */
-export type PrecisService = 'precis-api' | 'precis-ingest' | 'precis-pipeline' | 'precis-llm';
+export type PrecisService =
+  | 'precis-api'
+  | 'precis-ingest'
+  | 'precis-pipeline'
+  | 'precis-llm'
+  | 'precis-demo-producer';
 
 /** A process's tracing: what the Temporal worker needs for workflow spans, and the flush on the way out. */
 export interface Tracing {
