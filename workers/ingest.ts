@@ -12,8 +12,10 @@ import type { Logger } from '../src/log';
 import { closeMetricsServer, serveMetrics } from '../src/metrics/server';
 import { runMain, type Service } from '../src/process';
 import { BlobStore } from '../src/store/blobs';
+import { startTracing } from '../src/tracing/provider';
 
 export async function buildIngestWorker(config: Config, logger: Logger): Promise<Service> {
+  const tracing = startTracing(config, 'precis-ingest', logger);
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
   const kafka = createKafka(config, 'ingest', logger);
   await ensureTopics(kafka, config);
@@ -50,6 +52,7 @@ export async function buildIngestWorker(config: Config, logger: Logger): Promise
       await metrics.close();
       await connection.close();
       redis.disconnect();
+      await tracing.shutdown();
     },
   };
 }

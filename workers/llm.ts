@@ -15,8 +15,11 @@ import { createWorkerMetrics, serveWorkerMetrics } from '../src/metrics/worker';
 import type { Service } from '../src/process';
 import { BlobStore } from '../src/store/blobs';
 import { runWorkerMain, serveWorker } from '../src/temporal-runtime';
+import { startTracing } from '../src/tracing/provider';
+import { activityWorkerTracing } from '../src/tracing/temporal';
 
 export async function buildLlmWorker(config: Config, logger: Logger): Promise<Service> {
+  const tracing = startTracing(config, 'precis-llm', logger);
   const redis = createRedis(config);
   const metrics = createWorkerMetrics();
   const summarizer = buildSummarizer(config, redis, metrics.model);
@@ -37,6 +40,7 @@ export async function buildLlmWorker(config: Config, logger: Logger): Promise<Se
     activities: createLlmActivities({ summarizer, blobs, metrics: metrics.pipeline }),
     // A server-side cap shared by every worker on this queue, below the provider's own limits.
     maxTaskQueueActivitiesPerSecond: config.llm.maxActivitiesPerSecond,
+    ...activityWorkerTracing(tracing),
   });
   logger.info(
     { taskQueue: config.llm.taskQueue, model: modelConfigured(config) ? config.llm.model : 'local only' },
@@ -54,6 +58,7 @@ export async function buildLlmWorker(config: Config, logger: Logger): Promise<Se
     await metricsServer.close();
     await connection.close();
     redis.disconnect();
+    await tracing.shutdown();
   });
 }
 

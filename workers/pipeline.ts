@@ -21,6 +21,8 @@ import { closeConnectors, createConnectors } from '../src/sources';
 import { BlobStore } from '../src/store/blobs';
 import { SummaryStore } from '../src/store/summaries';
 import { runWorkerMain, serveWorker } from '../src/temporal-runtime';
+import { startTracing } from '../src/tracing/provider';
+import { pipelineWorkerTracing } from '../src/tracing/temporal';
 
 /**
  * The bundle `npm run build` made (dist/workflow-bundle.js) when there is one: no webpack at start-up, and its peak
@@ -34,6 +36,7 @@ function workflowCode(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>
 }
 
 export async function buildPipelineWorker(config: Config, logger: Logger): Promise<Service> {
+  const tracing = startTracing(config, 'precis-pipeline', logger);
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
   const metrics = createWorkerMetrics();
   const redis = createRedis(config);
@@ -57,11 +60,13 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
     historyDepth: config.redis.summaryHistory,
   });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const code = workflowCode();
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    ...workflowCode(),
+    ...code,
+    ...pipelineWorkerTracing(tracing, 'workflowsPath' in code),
     // Every open dashboard workflow stays cached (sticky), so a change never replays its history. The SDK's default
     // size follows the V8 heap limit (about 1.7 MB per workflow); a precis workflow holds a few KB.
     maxCachedWorkflows: 2000,
@@ -102,6 +107,7 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
     await closeConnectors(connectors);
     await producer.disconnect();
     redis.disconnect();
+    await tracing.shutdown();
   });
 }
 

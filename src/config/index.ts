@@ -62,6 +62,10 @@ const apiKeys = z
   );
 
 const port = z.coerce.number().int().min(0).max(65535);
+const httpUrl = z
+  .string()
+  .url()
+  .refine((url) => /^https?:\/\//i.test(url), 'must be an http:// or https:// URL');
 const millis = z.coerce.number().int().min(0);
 
 export const configSchema = z.object({
@@ -295,6 +299,22 @@ export const configSchema = z.object({
     /** PRECIS_LLM_WORKER_METRICS_HOST. Default `127.0.0.1` (`0.0.0.0` in containers). */
     workerMetricsHost: z.string().min(1).default('127.0.0.1'),
   }),
+  tracing: z.object({
+    /**
+     * PRECIS_TRACING: `off` (nothing is traced, no span is made, nothing is sent) or `otlp` (spans go to an
+     * OpenTelemetry collector over OTLP/HTTP, JSON). Default `off`.
+     */
+    mode: z.enum(['off', 'otlp']).default('off'),
+    /**
+     * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the full URL spans are POSTed to. Else OTEL_EXPORTER_OTLP_ENDPOINT with
+     * `/v1/traces` appended (the OpenTelemetry convention). Default `http://localhost:4318/v1/traces`.
+     */
+    tracesEndpoint: httpUrl.optional(),
+    /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL (`/v1/traces` is appended). */
+    endpoint: httpUrl.optional(),
+    /** OTEL_SERVICE_NAME. Default per process: precis-api, precis-ingest, precis-pipeline, precis-llm. */
+    serviceName: z.string().min(1).optional(),
+  }),
   /** PRECIS_DASHBOARDS_DIR: folder of dashboard definitions (YAML or JSON). Default `dashboards`. */
   dashboardsDir: z.string().min(1).default('dashboards'),
   /** PRECIS_LOG_LEVEL. Default `info`. */
@@ -385,6 +405,10 @@ const ENV_FIELDS = {
   PRECIS_INGEST_METRICS_PORT: ['ingest', 'metricsPort'],
   PRECIS_INGEST_METRICS_HOST: ['ingest', 'metricsHost'],
   PRECIS_DEDUPE_TTL_S: ['ingest', 'dedupeTtlSeconds'],
+  PRECIS_TRACING: ['tracing', 'mode'],
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: ['tracing', 'tracesEndpoint'],
+  OTEL_EXPORTER_OTLP_ENDPOINT: ['tracing', 'endpoint'],
+  OTEL_SERVICE_NAME: ['tracing', 'serviceName'],
   PRECIS_DASHBOARDS_DIR: ['dashboardsDir'],
   PRECIS_LOG_LEVEL: ['logLevel'],
 } as const satisfies Record<string, readonly string[]>;
@@ -404,6 +428,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sources: {},
     llm: {},
     ingest: {},
+    tracing: {},
   };
   for (const [variable, path] of Object.entries(ENV_FIELDS)) {
     const value = env[variable];
