@@ -6,9 +6,10 @@ import { type Dashboard, durationMs } from '../src/domain/dashboard';
 import type { PendingEvent } from '../src/domain/event';
 import { NEWEST_EVENT_IDS } from '../src/domain/limits';
 import type { DashboardRegistry } from '../src/domain/registry';
-import type { SummaryDraft } from '../src/domain/summary';
+import type { Summary, SummaryDraft } from '../src/domain/summary';
 import type { LlmPlan } from '../src/llm/plan';
 import type { SummarizeOutcome, SummarizeResult, Summarizer } from '../src/llm/summarizer';
+import type { PipelineMetrics, Stage } from '../src/metrics/pipeline';
 import { cleanDashboard, widgetWindow } from '../src/pipeline/clean';
 import { enrichDashboard } from '../src/pipeline/enrich';
 import type {
@@ -45,6 +46,8 @@ export interface ActivityDeps {
   summariesPerRun: number;
   /** Backoff of a dashboard whose summary could not be made: first delay, and the cap of its doubling. */
   runRetry: RunRetry;
+  /** Stage latencies, freshness and stored summaries for this worker's /metrics (absent in some tests). */
+  metrics?: PipelineMetrics;
 }
 
 export interface RunRetry {
@@ -119,7 +122,10 @@ export interface DeliverInput {
    * absent when no model is configured, and the local summarizer is the default.
    */
   model?: SummarizeOutcome | { kind: 'failed'; reason: string };
-  events: { count: number; eventIds: string[] };
+  /** `oldestOccurredAt`: when the oldest of these events happened, for the freshness metric (absent in old runs). */
+  events: { count: number; eventIds: string[]; oldestOccurredAt?: string };
+  /** A degraded summary's input offered to the model again, and answered: counted as an upgrade. */
+  upgrade?: boolean;
   /** Same on every retry of one pipeline iteration: the summary is stored once. */
   idempotencyKey: string;
   workflowId: string;
@@ -174,8 +180,15 @@ function localFallback(enriched: EnrichedDashboard, reason: string): SummarizeRe
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const timed = <T>(stage: Stage, work: () => Promise<T> | T): Promise<T> =>
+    deps.metrics ? deps.metrics.time(stage, work) : Promise.resolve().then(work);
+
   /** Reads the collected widgets (failed ones as such) and cleans them. */
   async function cleanCollected(dashboard: Dashboard, input: CleanInput): Promise<CleanedDashboard> {
+    return timed('clean', () => readAndClean(dashboard, input));
+  }
+
+  async function readAndClean(dashboard: Dashboard, input: CleanInput): Promise<CleanedDashboard> {
     const widgets = await Promise.all(
       input.widgets.map(
         async (outcome): Promise<CollectedWidget> =>
@@ -185,6 +198,43 @@ export function createActivities(deps: ActivityDeps) {
       ),
     );
     return cleanDashboard(dashboard, { dashboardId: dashboard.id, asOf: input.asOf, widgets });
+  }
+
+  /** Stores a new summary version (once per idempotency key) and publishes it, or parks it when Kafka refuses. */
+  async function storeAndPublish(
+    input: DeliverInput,
+    enriched: EnrichedDashboard,
+    result: SummarizeResult,
+    eventIds: string[],
+  ): Promise<Summary> {
+    const { summary } = await deps.store.put(
+      {
+        dashboardId: enriched.dashboardId,
+        generatedAt: new Date().toISOString(),
+        dataAsOf: enriched.dataAsOf,
+        ...result.content,
+        missingWidgets: enriched.missing,
+        model: result.model,
+        degraded: result.degraded,
+        degradedReason: result.degradedReason,
+        usage: result.usage,
+        cacheOutcome: result.cacheOutcome,
+        inputHash: enriched.inputHash,
+        eventIds,
+        eventCount: input.events.count,
+        workflowId: input.workflowId,
+        runId: input.runId,
+      },
+      input.idempotencyKey,
+    );
+    await publishOrPark(deps.publisher, deps.outbox, summary, (error) =>
+      log.warn('publishing the summary failed; parked in the outbox', {
+        dashboardId: summary.dashboardId,
+        version: summary.version,
+        error: error instanceof Error ? error.message : String(error),
+      }),
+    );
+    return summary;
   }
 
   function dashboardOrFail(dashboardId: string): Dashboard {
@@ -218,18 +268,20 @@ export function createActivities(deps: ActivityDeps) {
       let data: WidgetData;
       try {
         const inline = input.inlineRef ? inlineEvents(await deps.blobs.get<InlineData>(input.inlineRef)) : [];
-        data = await collectWidgetData(deps.connectors, widget, {
-          widget,
-          asOf,
-          from: new Date(widgetWindow(widget, asOf).from),
-          resolutionMs: durationMs(widget.resolution),
-          events: [...inline, ...input.events],
-          signal: context.cancellationSignal,
-          // A local activity has no heartbeat: its workflow task is kept alive instead.
-          heartbeat: (details) => {
-            if (!context.info.isLocal) context.heartbeat(details);
-          },
-        });
+        data = await timed('collect', () =>
+          collectWidgetData(deps.connectors, widget, {
+            widget,
+            asOf,
+            from: new Date(widgetWindow(widget, asOf).from),
+            resolutionMs: durationMs(widget.resolution),
+            events: [...inline, ...input.events],
+            signal: context.cancellationSignal,
+            // A local activity has no heartbeat: its workflow task is kept alive instead.
+            heartbeat: (details) => {
+              if (!context.info.isLocal) context.heartbeat(details);
+            },
+          }),
+        );
       } catch (error) {
         toFailure(error);
       }
@@ -258,7 +310,9 @@ export function createActivities(deps: ActivityDeps) {
       const dashboard = dashboardOrFail(input.dashboardId);
       try {
         const cleaned = await deps.blobs.get<CleanedDashboard>(input.cleanedRef);
-        return enrichDashboard(dashboard, cleaned, { tokenBudget: deps.tokenBudget });
+        return await timed('enrich', () =>
+          enrichDashboard(dashboard, cleaned, { tokenBudget: deps.tokenBudget }),
+        );
       } catch (error) {
         toFailure(error);
       }
@@ -294,7 +348,9 @@ export function createActivities(deps: ActivityDeps) {
       const dashboard = dashboardOrFail(input.dashboardId);
       try {
         const cleaned = await cleanCollected(dashboard, input);
-        const enriched = enrichDashboard(dashboard, cleaned, { tokenBudget: deps.tokenBudget });
+        const enriched = await timed('enrich', () =>
+          enrichDashboard(dashboard, cleaned, { tokenBudget: deps.tokenBudget }),
+        );
         const reuse = deps.llmPlan.enabled ? await deps.summarizer.reusable(enriched) : null;
         return {
           enrichedRef: await deps.blobs.put(enriched),
@@ -320,11 +376,13 @@ export function createActivities(deps: ActivityDeps) {
       }
       const outcome: SummarizeOutcome =
         input.model === undefined
-          ? await deps.summarizer.summarize(enriched, {
-              attempt: 1,
-              firstScheduledMs: Date.now(),
-              signal: Context.current().cancellationSignal,
-            })
+          ? await timed('summarize', () =>
+              deps.summarizer.summarize(enriched, {
+                attempt: 1,
+                firstScheduledMs: Date.now(),
+                signal: Context.current().cancellationSignal,
+              }),
+            )
           : input.model.kind === 'failed'
             ? {
                 kind: 'summary',
@@ -345,6 +403,7 @@ export function createActivities(deps: ActivityDeps) {
           // For the Temporal UI: a run that only confirmed the summary still names what it confirmed.
           deps.store.latest(input.dashboardId),
         ]);
+        deps.metrics?.delivered({ kind: 'reused' }, input.events.oldestOccurredAt);
         return {
           kind: 'touched',
           version: outcome.version,
@@ -353,32 +412,10 @@ export function createActivities(deps: ActivityDeps) {
         };
       }
       const { result } = outcome;
-      const { summary } = await deps.store.put(
-        {
-          dashboardId: enriched.dashboardId,
-          generatedAt: new Date().toISOString(),
-          dataAsOf: enriched.dataAsOf,
-          ...result.content,
-          missingWidgets: enriched.missing,
-          model: result.model,
-          degraded: result.degraded,
-          degradedReason: result.degradedReason,
-          usage: result.usage,
-          cacheOutcome: result.cacheOutcome,
-          inputHash: enriched.inputHash,
-          eventIds,
-          eventCount: input.events.count,
-          workflowId: input.workflowId,
-          runId: input.runId,
-        },
-        input.idempotencyKey,
-      );
-      await publishOrPark(deps.publisher, deps.outbox, summary, (error) =>
-        log.warn('publishing the summary failed; parked in the outbox', {
-          dashboardId: summary.dashboardId,
-          version: summary.version,
-          error: error instanceof Error ? error.message : String(error),
-        }),
+      const summary = await timed('store', () => storeAndPublish(input, enriched, result, eventIds));
+      deps.metrics?.delivered(
+        { kind: 'stored', model: result.model, degraded: result.degraded, upgrade: input.upgrade === true },
+        input.events.oldestOccurredAt,
       );
       return {
         kind: 'stored',

@@ -6,6 +6,7 @@ import {
   type SummarizeOutcome,
   type Summarizer,
 } from '../src/llm/summarizer';
+import type { PipelineMetrics } from '../src/metrics/pipeline';
 import type { EnrichedDashboard } from '../src/pipeline/types';
 import type { BlobStore } from '../src/store/blobs';
 import { toFailure } from './failures';
@@ -13,6 +14,8 @@ import { toFailure } from './failures';
 export interface LlmActivityDeps {
   summarizer: Summarizer;
   blobs: BlobStore;
+  /** The summarize stage's latency for this worker's /metrics (absent in some tests). */
+  metrics?: PipelineMetrics;
 }
 
 /** The model stage's input: the enriched data by reference (runs of older precis versions passed it whole). */
@@ -45,15 +48,17 @@ export function createLlmActivities(deps: LlmActivityDeps) {
       const everyMs = context.info.heartbeatTimeoutMs;
       const ticker = everyMs ? setInterval(beat, Math.max(100, Math.floor(everyMs / 3))) : null;
       try {
-        return await deps.summarizer.summarize(enriched, {
-          attempt: context.info.attempt,
-          firstScheduledMs: context.info.scheduledTimestampMs,
-          signal: context.cancellationSignal,
-          progress: (now) => {
-            position = now;
-            beat();
-          },
-        });
+        const summarize = () =>
+          deps.summarizer.summarize(enriched, {
+            attempt: context.info.attempt,
+            firstScheduledMs: context.info.scheduledTimestampMs,
+            signal: context.cancellationSignal,
+            progress: (now) => {
+              position = now;
+              beat();
+            },
+          });
+        return await (deps.metrics ? deps.metrics.time('summarize', summarize) : summarize());
       } catch (error) {
         if (error instanceof RetryLater) {
           throw ApplicationFailure.create({

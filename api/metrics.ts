@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
+import { processRegistry } from '../src/metrics/process';
 
 const DURATION_NAME = 'precis_api_http_request_duration_seconds';
 const DURATION_HELP = 'HTTP request durations by method, route pattern and status code';
@@ -56,7 +57,8 @@ class DurationSeries {
  * histogram is written out in the same text format when scraped.
  */
 export class ApiMetrics {
-  readonly registry = new Registry();
+  /** Default process metrics under their standard names, as in every precis process. */
+  readonly registry = processRegistry();
   readonly sseClients = new Gauge({
     name: 'precis_api_sse_clients',
     help: 'Open Server-Sent Events streams',
@@ -69,10 +71,6 @@ export class ApiMetrics {
   });
   /** Series by route pattern, method and status, in the order they first appeared. */
   private readonly durations = new Map<string, Map<string, Map<number, DurationSeries>>>();
-
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'precis_api_' });
-  }
 
   /** The observer of one route pattern, to be called for each of its responses. */
   route(route: string): RouteObserver {

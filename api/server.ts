@@ -2,10 +2,12 @@
 import type { Config } from '../src/config';
 import type { Logger } from '../src/log';
 import { runMain, type Service } from '../src/process';
+import { startTracing } from '../src/tracing/provider';
 import { buildApp } from './app';
 import { createApiDeps } from './deps';
 
 export async function buildApiServer(config: Config, logger: Logger): Promise<Service> {
+  const tracing = startTracing(config, 'precis-api', logger);
   const resources = createApiDeps(config, logger);
   try {
     const app = buildApp(resources.deps);
@@ -18,10 +20,12 @@ export async function buildApiServer(config: Config, logger: Logger): Promise<Se
       close: async () => {
         await app.close();
         await resources.close();
+        await tracing.shutdown();
       },
     };
   } catch (error) {
     await resources.close();
+    await tracing.shutdown();
     throw error;
   }
 }

@@ -14,7 +14,7 @@ import { deleteKeysWithPrefix } from '../test/support/redis';
 import { type BenchKafka, connectKafka, createTopic, deleteTopics } from './kafka';
 import { MemorySampler } from './memory';
 import { type BenchModel, startModel } from './model-server';
-import type { BenchOptions } from './options';
+import { type BenchOptions, benchTemporalEnv } from './options';
 import { awaitReady, type ChildHandle, childEnv, entryCommand, hasPollers, startChild } from './processes';
 import type { Chart, ScenarioId } from './report/types';
 import { PrecisStack } from './stack';
@@ -33,8 +33,8 @@ export class BenchContext {
   readonly memory = new MemorySampler();
   /** Names the report files: `<resultsDir>/<stamp>.json|md`, charts in `<resultsDir>/<stamp>/`. */
   readonly stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  /** Engine addresses: precis's defaults (the local stack), read like precis reads them. */
-  readonly engines = loadConfig({});
+  /** Engine addresses: precis's defaults (the local stack) or BENCH_TEMPORAL_*, read like precis reads them. */
+  readonly engines = loadConfig(benchTemporalEnv());
   private readonly stacks: PrecisStack[] = [];
   private readonly topics: string[] = [];
   private local: Promise<PrecisStack> | null = null;
@@ -55,7 +55,7 @@ export class BenchContext {
   }
 
   static async create(options: BenchOptions, log: (line: string) => void): Promise<BenchContext> {
-    const engines = loadConfig({});
+    const engines = loadConfig(benchTemporalEnv());
     const connection = await Connection.connect({ address: engines.temporal.address });
     const temporal = new Client({ connection, namespace: engines.temporal.namespace });
     const redis = new Redis(engines.redis.url, { maxRetriesPerRequest: 3 });
@@ -154,7 +154,7 @@ export class BenchContext {
         name: 'bare/temporal-worker',
         command,
         args,
-        env: childEnv({ BARE_TASK_QUEUE: taskQueue }),
+        env: childEnv({ ...benchTemporalEnv(), BARE_TASK_QUEUE: taskQueue }),
         logDir: this.logDir,
         memory: { sampler: this.memory, precis: false },
       });

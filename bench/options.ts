@@ -15,6 +15,7 @@
  *   BENCH_READS_S / BENCH_READS_ROUNDS / BENCH_CONNECTIONS
  *   BENCH_MODEL_CALLS_S
  *   BENCH_DRAIN_S              longest wait for the pipeline to catch up after a scenario's load
+ *   BENCH_TEMPORAL_ADDRESS / BENCH_TEMPORAL_UI_URL   another Temporal than the local dev server (see benchTemporalEnv)
  */
 import { join } from 'node:path';
 import type { LaunchMode } from './processes';
@@ -96,4 +97,18 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     modelCalls: { durationS: num('BENCH_MODEL_CALLS_S', 45, 3), modelDelayMs: 20 },
     drainS: num('BENCH_DRAIN_S', 90, 45),
   };
+}
+
+/**
+ * The Temporal the benchmark, precis and the bare baselines talk to, as precis's own variables (TEMPORAL_ADDRESS,
+ * TEMPORAL_UI_URL). Empty by default: precis's defaults, the dev server of `npm run stack -- up`. Set
+ * BENCH_TEMPORAL_ADDRESS (e.g. 127.0.0.1:7243, the native production cluster of `npm run stack -- up --production`)
+ * to compare the same scenarios on another cluster shape. Separate names, because childEnv drops every TEMPORAL_*
+ * variable the user may have exported.
+ */
+export function benchTemporalEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const settings: Record<string, string> = {};
+  if (env.BENCH_TEMPORAL_ADDRESS) settings.TEMPORAL_ADDRESS = env.BENCH_TEMPORAL_ADDRESS;
+  if (env.BENCH_TEMPORAL_UI_URL) settings.TEMPORAL_UI_URL = env.BENCH_TEMPORAL_UI_URL;
+  return settings;
 }

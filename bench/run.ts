@@ -83,7 +83,7 @@ export async function runBench(
   const results: ScenarioResult[] = [];
   let environment: Environment;
   try {
-    environment = await describeEnvironment(ctx.temporal, ctx.redis);
+    environment = await describeEnvironment(ctx.temporal, ctx.engines.temporal.address, ctx.redis);
     // The memory baseline is the bare worker's footprint: memory alone starts it too.
     log('starting the processes under test');
     await ctx.prestart(options.scenarios);

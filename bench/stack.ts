@@ -11,6 +11,7 @@ import { type Config, loadConfig } from '../src/config';
 import { createTopic } from './kafka';
 import type { MemorySampler } from './memory';
 import { DeliveryObserver } from './observe';
+import { benchTemporalEnv } from './options';
 import {
   awaitReady,
   type ChildHandle,
@@ -67,6 +68,7 @@ export class PrecisStack {
   ) {
     const id = `${options.runId}-${options.group}`;
     this.env = {
+      ...benchTemporalEnv(),
       PRECIS_TOPIC_EVENTS: `${id}.dashboard.events`,
       PRECIS_TOPIC_DLQ: `${id}.dashboard.events.dlq`,
       PRECIS_TOPIC_SUMMARIES: `${id}.dashboard.summaries`,
@@ -78,6 +80,9 @@ export class PrecisStack {
       PRECIS_WORKFLOW_ID_PREFIX: `${id}-dashboard-`,
       PRECIS_API_PORT: String(apiPort),
       PRECIS_INGEST_METRICS_PORT: String(metricsPort),
+      // Off: several stacks (and a running precis) share the machine, and the worker metrics ports are fixed ones.
+      PRECIS_PIPELINE_METRICS_PORT: '0',
+      PRECIS_LLM_WORKER_METRICS_PORT: '0',
       PRECIS_API_KEYS: JSON.stringify([
         { id: 'bench', sha256: apiKeyDigest(this.apiKey), scopes: ['read', 'refresh', 'metrics'] },
       ]),

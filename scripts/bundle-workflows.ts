@@ -6,12 +6,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../src/tracing/temporal';
 
 export const WORKFLOW_BUNDLE_FILE = 'workflow-bundle.js';
 
 async function main(): Promise<void> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
+    // Always in the bundle: it traces only runs started with a trace context (workflows/interceptors.ts).
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     logger: {
       log: () => undefined,
       trace: () => undefined,

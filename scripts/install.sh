@@ -3,7 +3,7 @@
 # the Apache Kafka broker jars (resolved with Maven), and Redis, PostgreSQL and Prometheus (Debian packages).
 # Idempotent: a warm run takes a second.
 #
-#   scripts/install.sh [all|node|temporal|kafka|test-server|redis|postgres|prometheus|chromium]...
+#   scripts/install.sh [all|node|temporal|kafka|test-server|redis|postgres|prometheus|temporal-server|compose-check|chromium]...
 #
 # `chromium` (Debian's Chromium, driven by playwright-core in the browser test of the Temporal UI) is not part of
 # `all`: only the test script needs it, and it installs it itself.
@@ -34,6 +34,9 @@ apt_install() {
 install_node() {
   command -v node >/dev/null || die "Node.js >= 20.3 is required"
   cd "$PRECIS_ROOT"
+  # A node_modules that is a symlink belongs to another checkout (a git worktree sharing the main one's): `npm ci`
+  # here would empty that checkout's install under everyone using it. Its owner installs it.
+  if [[ -L node_modules ]]; then return 0; fi
   # Reinstall when the lock file changed since the last install (npm writes node_modules/.package-lock.json).
   if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
     log "installing npm dependencies"
@@ -49,6 +52,45 @@ install_temporal() {
   GOBIN="$(dirname "$TEMPORAL_BIN")" GOFLAGS=-mod=mod \
     go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION" >"$PRECIS_LOGS/temporal-build.log" 2>&1 \
     || die "go install of the Temporal CLI failed; see $PRECIS_LOGS/temporal-build.log"
+}
+
+# The production-shaped Temporal (`scripts/stack.sh up --production`): server, temporal-sql-tool and UI server, built
+# from the versions pinned in scripts/production/temporal/go.mod (not part of `all`: only that stack needs them).
+install_temporal_server() {
+  local binary package bins=(
+    "temporal-server go.temporal.io/server/cmd/server"
+    "temporal-sql-tool go.temporal.io/server/cmd/tools/sql"
+    "temporal-ui-server github.com/temporalio/ui-server/v2/cmd/server"
+  )
+  ensure_go
+  mkdir -p "$TEMPORAL_SERVER_DIR"
+  for pair in "${bins[@]}"; do
+    binary=${pair%% *} package=${pair#* }
+    [[ -x "$TEMPORAL_SERVER_DIR/$binary" ]] && continue
+    log "building $binary ($package, Temporal server $TEMPORAL_SERVER_VERSION; several minutes on a cold Go cache)"
+    (cd "$PRECIS_ROOT/scripts/production/temporal" && go build -o "$TEMPORAL_SERVER_DIR/$binary" "$package") \
+      >>"$PRECIS_LOGS/temporal-server-build.log" 2>&1 \
+      || die "building $binary failed; see $PRECIS_LOGS/temporal-server-build.log"
+  done
+}
+
+# Go for the tools above. Debian's golang-go may be older than the modules need; Go then fetches the toolchain
+# their go.mod asks for by itself (GOTOOLCHAIN=auto, the default).
+ensure_go() {
+  command -v go >/dev/null || apt_install golang-go
+}
+
+# compose-check (scripts/production/compose-check): validates docker-compose.yml without Docker. Rebuilt when its
+# sources changed since the last build.
+install_compose_check() {
+  local src=$PRECIS_ROOT/scripts/production/compose-check bin=$PRECIS_CACHE/compose-check/compose-check
+  if [[ -x "$bin" && ! "$src/main.go" -nt "$bin" && ! "$src/go.mod" -nt "$bin" && ! "$src/go.sum" -nt "$bin" ]]; then
+    return 0
+  fi
+  ensure_go
+  log "building compose-check"
+  (cd "$src" && go build -o "$bin" .) >>"$PRECIS_LOGS/compose-check-build.log" 2>&1 \
+    || die "building compose-check failed; see $PRECIS_LOGS/compose-check-build.log"
 }
 
 # maven_resolve WHAT POM DEST: copies the runtime classpath POM declares into DEST (skipped once DEST is complete).
@@ -122,6 +164,8 @@ for target in "${targets[@]}"; do
       ;;
     node | temporal | kafka | redis | postgres | prometheus | chromium) timed "$target" "install_$target" ;;
     test-server) timed "$target" install_test_server ;;
-    *) die "unknown install target '$target' (expected all, node, temporal, kafka, test-server, redis, postgres, prometheus or chromium)" ;;
+    temporal-server) timed "$target" install_temporal_server ;;
+    compose-check) timed "$target" install_compose_check ;;
+    *) die "unknown install target '$target' (expected all, node, temporal, kafka, test-server, redis, postgres, prometheus, temporal-server, compose-check or chromium)" ;;
   esac
 done

@@ -58,6 +58,17 @@ http_ok() {
   ) 2>/dev/null
 }
 
+# The native production-shaped Temporal (`npm run stack -- up --production`, scripts/production/temporal.sh): the
+# server, its SQL schema tool and the UI server, built from the Go module versions pinned in
+# scripts/production/temporal/go.mod, on the stack's PostgreSQL, on ports apart from the dev server's so that both run.
+TEMPORAL_SERVER_VERSION="$(sed -n 's:^\s*go.temporal.io/server \(v[^ ]*\).*:\1:p' "$PRECIS_ROOT/scripts/production/temporal/go.mod" 2>/dev/null | head -n 1)"
+TEMPORAL_SERVER_DIR="$PRECIS_CACHE/temporal-server-$TEMPORAL_SERVER_VERSION"
+PRODUCTION_STATE="${PRODUCTION_STATE:-$PRECIS_CACHE/production}"
+PRODUCTION_TEMPORAL_PORT="${PRODUCTION_TEMPORAL_PORT:-7243}"
+PRODUCTION_TEMPORAL_UI_PORT="${PRODUCTION_TEMPORAL_UI_PORT:-8243}"
+PRODUCTION_TEMPORAL_METRICS_PORT="${PRODUCTION_TEMPORAL_METRICS_PORT:-9243}"
+
+
 # Search attributes precis sets on its workflows (workflows/search-attributes.ts); registered when the dev server
 # starts, and on `stack.sh up` against a server that is already running (one started by an older precis).
 TEMPORAL_SEARCH_ATTRIBUTES=(DashboardId=Keyword PrecisStatus=Keyword PrecisDegraded=Bool PrecisModel=Keyword

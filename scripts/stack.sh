@@ -5,6 +5,9 @@
 #   scripts/stack.sh up       install what is missing, start what is not running, wait until healthy, create topics
 #   scripts/stack.sh down     stop what this script started (pid files), nothing else
 #   scripts/stack.sh status   what answers on each port and who started it
+#   scripts/stack.sh up|down|status --production   the same for the production-shaped Temporal (server on
+#                             PostgreSQL + UI, scripts/production/temporal.sh) next to the dev stack
+#   scripts/stack.sh prometheus-config FILE   write the local Prometheus config (every precis process) to FILE
 #
 # An engine that already answers on its port (a system Redis, a Temporal you run yourself) is used as it is and
 # never stopped by `down`. Data, logs and pid files live under $PRECIS_STATE (default ~/.cache/precis/state).
@@ -239,23 +242,48 @@ stop_postgres() {
 
 prometheus_healthy() { http_ok "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"; }
 
+# write_prometheus_config [FILE]: the local Prometheus's config (default $PROMETHEUS_DIR/prometheus.yml). Ports
+# follow the precis processes' settings (PRECIS_API_PORT, PRECIS_INGEST_METRICS_PORT, PRECIS_PIPELINE_METRICS_PORT,
+# PRECIS_LLM_WORKER_METRICS_PORT), with their defaults. `scripts/stack.sh prometheus-config FILE` writes one
+# elsewhere (tests check it with promtool and run a Prometheus of their own on it).
 write_prometheus_config() {
-  mkdir -p "$PROMETHEUS_DIR/data"
+  local file=${1:-$PROMETHEUS_DIR/prometheus.yml}
+  mkdir -p "$(dirname "$file")"
   # Prometheus scrapes itself every second so that real series (up, prometheus_http_requests_total, ...) exist
-  # moments after it starts, for `prometheus` sources and their integration tests.
-  cat >"$PROMETHEUS_DIR/prometheus.yml" <<PROM
+  # moments after it starts, for `prometheus` sources and their integration tests; precis's own processes every 5 s.
+  # A process that is not running is only a target that is down (up == 0), never an error.
+  cat >"$file" <<PROM
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
+rule_files:
+  - '$PRECIS_ROOT/deploy/prometheus/rules/precis.yml'
 scrape_configs:
   - job_name: prometheus
     static_configs:
       - targets: ['127.0.0.1:$PROMETHEUS_PORT']
+  - job_name: precis-api
+    scrape_interval: 5s
+    static_configs:
+      - targets: ['127.0.0.1:${PRECIS_API_PORT:-8080}']
+  - job_name: precis-ingest
+    scrape_interval: 5s
+    static_configs:
+      - targets: ['127.0.0.1:${PRECIS_INGEST_METRICS_PORT:-9464}']
+  - job_name: precis-pipeline
+    scrape_interval: 5s
+    static_configs:
+      - targets: ['127.0.0.1:${PRECIS_PIPELINE_METRICS_PORT:-9465}']
+  - job_name: precis-llm
+    scrape_interval: 5s
+    static_configs:
+      - targets: ['127.0.0.1:${PRECIS_LLM_WORKER_METRICS_PORT:-9466}']
 PROM
 }
 
 up_prometheus() {
   command -v prometheus >/dev/null || die "prometheus not found; run scripts/install.sh prometheus"
+  # A running Prometheus keeps the config it started with (it may be shared); the next start picks up this one.
   port_open "$PROMETHEUS_PORT" || write_prometheus_config
   # A week of 1 s samples from one target is some tens of MB; the retention keeps the state folder from growing.
   start prometheus "$PROMETHEUS_PORT" 30 prometheus_healthy \
@@ -285,16 +313,36 @@ stop() {
   log "$name stopped"
 }
 
+# status NAME:PORT...: what answers on each port and who started it.
 status() {
   local name port
-  for pair in "temporal:$TEMPORAL_GRPC_PORT" "kafka:$KAFKA_PORT" "redis:$REDIS_PORT" \
-    "postgres:$POSTGRES_PORT" "prometheus:$PROMETHEUS_PORT"; do
+  for pair in "$@"; do
     name=${pair%%:*} port=${pair##*:}
     if pid_alive "$name"; then echo "$name: running on $port (pid $(cat "$PRECIS_PIDS/$name.pid"), started by precis)"
     elif port_open "$port"; then echo "$name: something answers on $port (not started by precis)"
     else echo "$name: down"; fi
   done
 }
+
+# --production: the production-shaped Temporal (scripts/production/temporal.sh) next to the dev stack. `up` brings
+# the dev stack up first (Kafka, Redis, PostgreSQL are shared); `down` stops only the production Temporal and UI.
+if [[ "${2:-}" == --production ]]; then
+  source "$PRECIS_ROOT/scripts/production/temporal.sh"
+  mode=$1
+  if [[ "$mode" == up ]]; then
+    [[ "${PRECIS_INSTALLED:-}" == 1 ]] || bash "$PRECIS_ROOT/scripts/install.sh" temporal-server
+    bash "$PRECIS_ROOT/scripts/stack.sh" up
+  fi
+  PRECIS_LOGS=$PRODUCTION_STATE/logs PRECIS_PIDS=$PRODUCTION_STATE/pids
+  mkdir -p "$PRECIS_LOGS" "$PRECIS_PIDS"
+  case "$mode" in
+    up) up_production ;;
+    down) down_production ;;
+    status) status_production ;;
+    *) die "usage: scripts/stack.sh up|down|status --production" ;;
+  esac
+  exit 0
+fi
 
 case "${1:-}" in
   up)
@@ -316,6 +364,10 @@ case "${1:-}" in
     stop prometheus
     stop_postgres
     ;;
-  status) status ;;
-  *) die "usage: scripts/stack.sh up|down|status" ;;
+  status)
+    status "temporal:$TEMPORAL_GRPC_PORT" "kafka:$KAFKA_PORT" "redis:$REDIS_PORT" \
+      "postgres:$POSTGRES_PORT" "prometheus:$PROMETHEUS_PORT"
+    ;;
+  prometheus-config) write_prometheus_config "${2:?usage: scripts/stack.sh prometheus-config FILE}" ;;
+  *) die "usage: scripts/stack.sh up|down|status [--production] | prometheus-config FILE" ;;
 esac

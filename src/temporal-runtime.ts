@@ -2,6 +2,7 @@ import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporali
 import { Runtime, type Worker } from '@temporalio/worker';
 import type { Config } from './config';
 import type { Logger } from './log';
+import { freeLoopbackPort, setTemporalCoreMetricsAddress } from './metrics/temporal';
 import { runMain, type Service } from './process';
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
@@ -30,14 +31,30 @@ function forwardTo(logger: Logger): TemporalLogger {
   };
 }
 
-/** Installs the process-wide Temporal runtime; call once, before the first worker connection. */
-export function installTemporalRuntime(logger: Logger): void {
+/**
+ * Installs the process-wide Temporal runtime; call once, before the first worker connection. With `metrics`, the
+ * core exports its worker metrics (task slots, schedule-to-start latencies, sticky cache, polls) on a free loopback
+ * port, which the process's own /metrics appends (see src/metrics/temporal.ts): durations in seconds and counters
+ * with `_total`, as Prometheus names them.
+ */
+export async function installTemporalRuntime(logger: Logger, options: { metrics: boolean }): Promise<void> {
+  const bindAddress = options.metrics ? `127.0.0.1:${await freeLoopbackPort()}` : null;
   // The core's own warnings (slow workflow tasks, failed polls) go through the same logger instead of straight to
   // stderr, so every line a worker writes is one JSON format.
   Runtime.install({
     logger: forwardTo(logger),
-    telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'WARN' } } },
+    telemetryOptions: {
+      logging: { forward: {}, filter: { core: 'WARN', other: 'WARN' } },
+      ...(bindAddress
+        ? {
+            metrics: {
+              prometheus: { bindAddress, useSecondsForDurations: true, countersTotalSuffix: true },
+            },
+          }
+        : {}),
+    },
   });
+  setTemporalCoreMetricsAddress(bindAddress);
 }
 
 /**
@@ -55,13 +72,17 @@ export function serveWorker(worker: Worker, cleanup: () => Promise<void>): Servi
   };
 }
 
-/** The entry-point main of a worker process: install the runtime (logs to pino), then build. */
+/**
+ * The entry-point main of a worker process: install the runtime (logs to pino; the core's metrics when the process
+ * serves metrics, `metricsPort` > 0), then build.
+ */
 export function runWorkerMain(
   component: string,
   build: (config: Config, logger: Logger) => Promise<Service>,
+  metricsPort: (config: Config) => number,
 ): void {
   runMain(component, async (config, logger) => {
-    installTemporalRuntime(logger);
+    await installTemporalRuntime(logger, { metrics: metricsPort(config) > 0 });
     return build(config, logger);
   });
 }

@@ -4,12 +4,15 @@
  * `partner-reach` widget of `social-listening` carries its data in the event.
  */
 import { randomUUID } from 'node:crypto';
+import type { Span } from '@opentelemetry/api';
 import { createKafka, createProducer } from '../src/clients';
 import type { Config } from '../src/config';
 import type { DashboardEvent, InlinePayload } from '../src/domain/event';
 import { DashboardRegistry } from '../src/domain/registry';
 import type { Logger } from '../src/log';
 import { runMain, type Service } from '../src/process';
+import { startSendSpan } from '../src/tracing/kafka';
+import { startTracing } from '../src/tracing/provider';
 
 const HOUR_MS = 3_600_000;
 
@@ -34,13 +37,16 @@ export async function buildDemoProducer(config: Config, logger: Logger): Promise
   const intervalMs = Number(process.env.PRECIS_DEMO_INTERVAL_MS ?? 15_000);
   const burst = Number(process.env.PRECIS_DEMO_BURST ?? 5);
   const producer = createProducer(createKafka(config, 'demo', logger));
+  // With PRECIS_TRACING=otlp each demo event starts a trace that runs on through the ingest to its summary.
+  const tracing = startTracing(config, 'precis-demo-producer', logger);
   await producer.connect();
 
   const emit = async (): Promise<void> => {
     const now = Date.now();
+    const spans: Span[] = [];
     const messages = registry.list().flatMap((dashboard) => {
       const inline = dashboard.widgets.filter((w) => w.source.type === 'inline').map((w) => w.id);
-      return Array.from({ length: burst }, (): { key: string; value: string } => {
+      return Array.from({ length: burst }, () => {
         const event: DashboardEvent = {
           schemaVersion: 1,
           eventId: randomUUID(),
@@ -49,10 +55,17 @@ export async function buildDemoProducer(config: Config, logger: Logger): Promise
           occurredAt: new Date(now).toISOString(),
           ...(inline.length > 0 ? { payload: inlinePayload(inline, now) } : {}),
         };
-        return { key: dashboard.id, value: JSON.stringify(event) };
+        const { span, headers } = startSendSpan(config.kafka.eventsTopic, {
+          'precis.dashboard.id': dashboard.id,
+          'precis.event.id': event.eventId,
+        });
+        spans.push(span);
+        return { key: dashboard.id, value: JSON.stringify(event), headers };
       });
     });
-    await producer.send({ topic: config.kafka.eventsTopic, messages });
+    await producer.send({ topic: config.kafka.eventsTopic, messages }).finally(() => {
+      for (const span of spans) span.end();
+    });
     logger.info({ events: messages.length, dashboards: registry.list().length }, 'demo events sent');
   };
 
@@ -65,6 +78,7 @@ export async function buildDemoProducer(config: Config, logger: Logger): Promise
     close: async () => {
       clearInterval(timer);
       await producer.disconnect();
+      await tracing.shutdown();
     },
   };
 }

@@ -7,12 +7,15 @@ import type { Config } from '../src/config';
 import { DashboardRegistry } from '../src/domain/registry';
 import { IngestConsumer } from '../src/ingest/consumer';
 import { EventDeduper } from '../src/ingest/dedupe';
-import { createIngestMetrics, serveMetrics } from '../src/ingest/metrics';
+import { createIngestMetrics } from '../src/ingest/metrics';
 import type { Logger } from '../src/log';
+import { closeMetricsServer, serveMetrics } from '../src/metrics/server';
 import { runMain, type Service } from '../src/process';
 import { BlobStore } from '../src/store/blobs';
+import { startTracing } from '../src/tracing/provider';
 
 export async function buildIngestWorker(config: Config, logger: Logger): Promise<Service> {
+  const tracing = startTracing(config, 'precis-ingest', logger);
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
   const kafka = createKafka(config, 'ingest', logger);
   await ensureTopics(kafka, config);
@@ -44,11 +47,12 @@ export async function buildIngestWorker(config: Config, logger: Logger): Promise
     // so that its supervisor restarts it instead of it running on, consuming nothing.
     closed: consumer.closed,
     close: async () => {
-      metricsServer?.close();
+      await closeMetricsServer(metricsServer);
       await consumer.stop();
       await metrics.close();
       await connection.close();
       redis.disconnect();
+      await tracing.shutdown();
     },
   };
 }

@@ -15,11 +15,14 @@ import { DashboardRegistry } from '../src/domain/registry';
 import { buildSummarizer } from '../src/llm/build';
 import { llmPlan } from '../src/llm/plan';
 import type { Logger } from '../src/log';
+import { createWorkerMetrics, serveWorkerMetrics } from '../src/metrics/worker';
 import type { Service } from '../src/process';
 import { closeConnectors, createConnectors } from '../src/sources';
 import { BlobStore } from '../src/store/blobs';
 import { SummaryStore } from '../src/store/summaries';
 import { runWorkerMain, serveWorker } from '../src/temporal-runtime';
+import { startTracing } from '../src/tracing/provider';
+import { pipelineWorkerTracing } from '../src/tracing/temporal';
 
 /**
  * The bundle `npm run build` made (dist/workflow-bundle.js) when there is one: no webpack at start-up, and its peak
@@ -33,7 +36,9 @@ function workflowCode(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>
 }
 
 export async function buildPipelineWorker(config: Config, logger: Logger): Promise<Service> {
+  const tracing = startTracing(config, 'precis-pipeline', logger);
   const registry = DashboardRegistry.fromDirectory(config.dashboardsDir);
+  const metrics = createWorkerMetrics();
   const redis = createRedis(config);
   const store = new SummaryStore(redis, config.redis.keyPrefix, config.redis.summaryHistory);
   const blobs = new BlobStore(redis, config.redis.keyPrefix, config.sources.blobTtlSeconds);
@@ -55,11 +60,13 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
     historyDepth: config.redis.summaryHistory,
   });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const code = workflowCode();
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    ...workflowCode(),
+    ...code,
+    ...pipelineWorkerTracing(tracing, 'workflowsPath' in code),
     // Every open dashboard workflow stays cached (sticky), so a change never replays its history. The SDK's default
     // size follows the V8 heap limit (about 1.7 MB per workflow); a precis workflow holds a few KB.
     maxCachedWorkflows: 2000,
@@ -70,7 +77,8 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
       connectors,
       publisher,
       outbox,
-      summarizer: buildSummarizer(config, redis),
+      summarizer: buildSummarizer(config, redis, metrics.model),
+      metrics: metrics.pipeline,
       tokenBudget: config.pipeline.tokenBudget,
       llmPlan: llmPlan(config),
       idleTimeoutMs: config.pipeline.idleTimeoutMs,
@@ -82,14 +90,26 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
     { taskQueue: config.temporal.taskQueue, dashboards: registry.list().length },
     'pipeline worker ready',
   );
+  const metricsServer = await serveWorkerMetrics({
+    registry: metrics.registry,
+    host: config.pipeline.metricsHost,
+    port: config.pipeline.metricsPort,
+    worker,
+    connection,
+    // Kafka is not needed to store summaries (a refused publish waits in the outbox): only Redis counts.
+    clientsReady: () => redis.status === 'ready',
+  });
   drainer.start();
   return serveWorker(worker, async () => {
+    await metricsServer.close();
     await drainer.stop();
     await connection.close();
     await closeConnectors(connectors);
     await producer.disconnect();
     redis.disconnect();
+    await tracing.shutdown();
   });
 }
 
-if (require.main === module) runWorkerMain('pipeline-worker', buildPipelineWorker);
+if (require.main === module)
+  runWorkerMain('pipeline-worker', buildPipelineWorker, (config) => config.pipeline.metricsPort);

@@ -93,6 +93,11 @@ interface PendingChanges {
   inlineRefs: string[];
   /** Events handed over whole (eventsArrived), for their inline data. */
   events: PendingEvent[];
+  /**
+   * When the oldest waiting change happened (the event's `occurredAt`; per hand-over, its newest event's): the
+   * freshness metric measures from it to the stored summary. Absent in runs begun before it existed.
+   */
+  oldestOccurredAt?: string;
 }
 
 /** One summary made: what was delivered, and its input, for a later upgrade. */
@@ -303,6 +308,7 @@ class DashboardRun {
 
   private addEvent(event: PendingEvent): void {
     this.noteArrival();
+    this.noteOccurred(event.occurredAt);
     this.pending.count++;
     this.pending.eventIds = [...this.pending.eventIds, event.eventId].slice(-NEWEST_EVENT_IDS);
     if (event.payload) this.pending.events.push(event);
@@ -310,6 +316,14 @@ class DashboardRun {
 
   private noteArrival(): void {
     if (this.pending.count === 0) this.firstPendingAt = Date.now();
+  }
+
+  /** Keeps the oldest `occurredAt` of the waiting changes (metrics only: no command depends on it). */
+  private noteOccurred(occurredAt: string): void {
+    const at = Date.parse(occurredAt);
+    if (Number.isNaN(at)) return;
+    const oldest = this.pending.oldestOccurredAt;
+    if (oldest === undefined || at < Date.parse(oldest)) this.pending.oldestOccurredAt = occurredAt;
   }
 
   private handOver(handover: EventsHandover): void {
@@ -321,6 +335,7 @@ class DashboardRun {
     if (this.recent.length > RECENT_HANDOVERS) this.recent.splice(0, this.recent.length - RECENT_HANDOVERS);
     if (handover.count <= 0) return;
     this.noteArrival();
+    this.noteOccurred(handover.newestOccurredAt);
     this.pending.count += handover.count;
     this.pending.eventIds = [...this.pending.eventIds, ...handover.eventIds].slice(-NEWEST_EVENT_IDS);
     if (handover.inlineRef) this.pending.inlineRefs.push(handover.inlineRef);
@@ -452,6 +467,7 @@ class DashboardRun {
       inlineRefs: [...changes.inlineRefs, ...arrived.inlineRefs],
       events: [...changes.events, ...arrived.events],
     };
+    if (changes.oldestOccurredAt) this.noteOccurred(changes.oldestOccurredAt);
     this.firstPendingAt = since;
     this.state.pending = this.pending.count;
   }
@@ -528,7 +544,11 @@ class DashboardRun {
         this.ui ? `summarize ${plural(collected, 'widget')} with ${modelName}` : undefined,
       ).catch((error: unknown) => ({ kind: 'failed' as const, reason: failureReason(error) }));
     } else this.show({ kind: 'summarizing', widgets: collected, model: null });
-    const events = { count: changes.count, eventIds: changes.eventIds };
+    const events = {
+      count: changes.count,
+      eventIds: changes.eventIds,
+      ...(changes.oldestOccurredAt ? { oldestOccurredAt: changes.oldestOccurredAt } : {}),
+    };
     const delivered = await this.deliver({
       enrichedRef: prepared.enrichedRef,
       model,
@@ -574,10 +594,9 @@ class DashboardRun {
   }
 
   private async deliver(
-    request: Pick<DeliverInput, 'enrichedRef' | 'model' | 'events'> & {
+    request: Pick<DeliverInput, 'enrichedRef' | 'model' | 'events' | 'upgrade'> & {
       iteration: string;
       summary: string;
-      upgrade?: boolean;
     },
   ): Promise<Delivered> {
     const info = workflowInfo();
@@ -588,6 +607,7 @@ class DashboardRun {
         enrichedRef: request.enrichedRef,
         ...(request.model ? { model: request.model } : {}),
         events: request.events,
+        ...(request.upgrade ? { upgrade: true } : {}),
         // The events are part of the key: a workflow task retried with more events (a signal that arrived while the
         // first attempt ran) stores a summary of them instead of being answered with the first attempt's.
         idempotencyKey: `${info.workflowId}/${info.runId}/${request.iteration}/${request.events.count}:${request.events.eventIds.at(-1) ?? ''}`,
@@ -674,9 +694,9 @@ class DashboardRun {
           enrichedRef: made.enrichedRef,
           model: outcome,
           events: made.events,
+          upgrade: true,
           iteration: `${this.state.summariesMade}-upgrade-${index}`,
           summary: deliverSummary(outcome, 0),
-          upgrade: true,
         });
         this.state.lastVersion = upgraded.version;
         return;

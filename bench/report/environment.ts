@@ -67,12 +67,26 @@ export function currentLoad(): number {
   return Math.round((loadavg()[0] ?? 0) * 100) / 100;
 }
 
-export async function describeEnvironment(temporal: Client, redis: Redis): Promise<Environment> {
+export async function describeEnvironment(
+  temporal: Client,
+  temporalAddress: string,
+  redis: Redis,
+): Promise<Environment> {
   const cpuList = cpus();
   const serverVersion = await temporal.workflowService
     .getSystemInfo({})
     .then((info) => info.serverVersion || 'unknown')
     .catch(() => 'unknown');
+  // Which Temporal the run measured: the dev server (SQLite, 1 shard) or a cluster such as the production shape
+  // (BENCH_TEMPORAL_ADDRESS; PostgreSQL, 4 shards).
+  const temporalCluster = await temporal.workflowService
+    .getClusterInfo({})
+    .then(
+      (info) =>
+        `${temporalAddress}: ${info.persistenceStore || 'unknown'} persistence, ` +
+        `${info.visibilityStore || 'unknown'} visibility, ${info.historyShardCount} history shards`,
+    )
+    .catch(() => `${temporalAddress}: unknown`);
   const redisVersion = await redis
     .info('server')
     .then((text) => /^redis_version:(.+)$/m.exec(text)?.[1]?.trim() ?? 'unknown')
@@ -94,6 +108,7 @@ export async function describeEnvironment(temporal: Client, redis: Redis): Promi
       precisCommit: `${commit}${dirty ? ' (with uncommitted changes)' : ''} on ${branch}`,
       temporalCli: temporalCli(),
       temporalServer: serverVersion,
+      temporalCluster,
       kafka: kafkaVersion(),
       redis: redisVersion,
       '@temporalio/worker': packageVersion('@temporalio/worker'),

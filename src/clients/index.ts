@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { type Admin, Kafka, type LogEntry, logLevel, Partitioners, type Producer } from 'kafkajs';
 import type { Config } from '../config';
 import type { Logger } from '../log';
+import { tracingClientInterceptors } from '../tracing/temporal';
 
 /**
  * The one place that turns configuration into clients for the engines. Activities, workers and the API receive
@@ -49,7 +50,13 @@ export async function connectTemporal(
   config: Config,
 ): Promise<{ connection: Connection; client: TemporalClient }> {
   const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new TemporalClient({ connection, namespace: config.temporal.namespace });
+  // With tracing on, every call carries the active trace context to the workflow (in Temporal's headers).
+  const interceptors = tracingClientInterceptors(config);
+  const client = new TemporalClient({
+    connection,
+    namespace: config.temporal.namespace,
+    ...(interceptors ? { interceptors } : {}),
+  });
   return { connection, client };
 }
 

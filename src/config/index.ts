@@ -62,6 +62,10 @@ const apiKeys = z
   );
 
 const port = z.coerce.number().int().min(0).max(65535);
+const httpUrl = z
+  .string()
+  .url()
+  .refine((url) => /^https?:\/\//i.test(url), 'must be an http:// or https:// URL');
 const millis = z.coerce.number().int().min(0);
 
 export const configSchema = z.object({
@@ -143,6 +147,13 @@ export const configSchema = z.object({
      * were stored (the publish outbox). Default 5000.
      */
     outboxIntervalMs: z.coerce.number().int().min(100).default(5_000),
+    /**
+     * PRECIS_PIPELINE_METRICS_PORT: where the pipeline worker serves GET /metrics (its own and its Temporal core's)
+     * and GET /readyz (0 = off). Default 9465.
+     */
+    metricsPort: port.default(9465),
+    /** PRECIS_PIPELINE_METRICS_HOST. Default `127.0.0.1` (`0.0.0.0` in containers). */
+    metricsHost: z.string().min(1).default('127.0.0.1'),
   }),
   api: z.object({
     /** PRECIS_API_HOST. Default `127.0.0.1`. */
@@ -280,6 +291,29 @@ export const configSchema = z.object({
      * worker misses it. Default 15 s.
      */
     heartbeatTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
+    /**
+     * PRECIS_LLM_WORKER_METRICS_PORT: where the LLM worker serves GET /metrics (its own and its Temporal core's) and
+     * GET /readyz (0 = off). Default 9466.
+     */
+    workerMetricsPort: port.default(9466),
+    /** PRECIS_LLM_WORKER_METRICS_HOST. Default `127.0.0.1` (`0.0.0.0` in containers). */
+    workerMetricsHost: z.string().min(1).default('127.0.0.1'),
+  }),
+  tracing: z.object({
+    /**
+     * PRECIS_TRACING: `off` (nothing is traced, no span is made, nothing is sent) or `otlp` (spans go to an
+     * OpenTelemetry collector over OTLP/HTTP, JSON). Default `off`.
+     */
+    mode: z.enum(['off', 'otlp']).default('off'),
+    /**
+     * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the full URL spans are POSTed to. Else OTEL_EXPORTER_OTLP_ENDPOINT with
+     * `/v1/traces` appended (the OpenTelemetry convention). Default `http://localhost:4318/v1/traces`.
+     */
+    tracesEndpoint: httpUrl.optional(),
+    /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL (`/v1/traces` is appended). */
+    endpoint: httpUrl.optional(),
+    /** OTEL_SERVICE_NAME. Default per process: precis-api, precis-ingest, precis-pipeline, precis-llm. */
+    serviceName: z.string().min(1).optional(),
   }),
   /** PRECIS_DASHBOARDS_DIR: folder of dashboard definitions (YAML or JSON). Default `dashboards`. */
   dashboardsDir: z.string().min(1).default('dashboards'),
@@ -316,6 +350,8 @@ const ENV_FIELDS = {
   PRECIS_RUN_RETRY_INITIAL_MS: ['pipeline', 'runRetryInitialMs'],
   PRECIS_RUN_RETRY_MAX_MS: ['pipeline', 'runRetryMaxMs'],
   PRECIS_OUTBOX_INTERVAL_MS: ['pipeline', 'outboxIntervalMs'],
+  PRECIS_PIPELINE_METRICS_PORT: ['pipeline', 'metricsPort'],
+  PRECIS_PIPELINE_METRICS_HOST: ['pipeline', 'metricsHost'],
   PRECIS_API_HOST: ['api', 'host'],
   PRECIS_API_PORT: ['api', 'port'],
   PRECIS_API_AUTH: ['api', 'auth'],
@@ -359,6 +395,8 @@ const ENV_FIELDS = {
   PRECIS_LLM_LIMITER_MAX_WAIT_MS: ['llm', 'limiterMaxWaitMs'],
   PRECIS_LLM_HEARTBEAT_TIMEOUT_MS: ['llm', 'heartbeatTimeoutMs'],
   PRECIS_LLM_UPGRADE_DELAYS_MS: ['llm', 'upgradeDelaysMs'],
+  PRECIS_LLM_WORKER_METRICS_PORT: ['llm', 'workerMetricsPort'],
+  PRECIS_LLM_WORKER_METRICS_HOST: ['llm', 'workerMetricsHost'],
   PRECIS_PROMPTS_DIR: ['llm', 'promptsDir'],
   PRECIS_BREAKER_WINDOW_MS: ['llm', 'breakerWindowMs'],
   PRECIS_BREAKER_MIN_REQUESTS: ['llm', 'breakerMinimumRequests'],
@@ -367,6 +405,10 @@ const ENV_FIELDS = {
   PRECIS_INGEST_METRICS_PORT: ['ingest', 'metricsPort'],
   PRECIS_INGEST_METRICS_HOST: ['ingest', 'metricsHost'],
   PRECIS_DEDUPE_TTL_S: ['ingest', 'dedupeTtlSeconds'],
+  PRECIS_TRACING: ['tracing', 'mode'],
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: ['tracing', 'tracesEndpoint'],
+  OTEL_EXPORTER_OTLP_ENDPOINT: ['tracing', 'endpoint'],
+  OTEL_SERVICE_NAME: ['tracing', 'serviceName'],
   PRECIS_DASHBOARDS_DIR: ['dashboardsDir'],
   PRECIS_LOG_LEVEL: ['logLevel'],
 } as const satisfies Record<string, readonly string[]>;
@@ -386,6 +428,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sources: {},
     llm: {},
     ingest: {},
+    tracing: {},
   };
   for (const [variable, path] of Object.entries(ENV_FIELDS)) {
     const value = env[variable];

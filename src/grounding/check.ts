@@ -1,6 +1,10 @@
 import type { SummaryContent } from '../summarize/types';
 import { type Direction, type FigureClaim, parseText, SMALL_COUNT } from './claims';
-import { type DataFacts, dataFacts, type Fact, SIGNED_KINDS, type WidgetFacts } from './facts';
+import { checkDirection, FORECAST, NEGATED_FIGURE } from './directions';
+import { type DataFacts, dataFacts, type Fact, type Scope, SIGNED_KINDS, type WidgetFacts } from './facts';
+import { type CheckedClaim, failed } from './record';
+
+export type { CheckedClaim } from './record';
 
 /**
  * Claim-level grounding: every figure a summary states is bound to one statistic of one widget (and series) in the
@@ -8,23 +12,8 @@ import { type DataFacts, dataFacts, type Fact, SIGNED_KINDS, type WidgetFacts } 
  * the data contains; every anomaly is one the data marks. A figure that binds to nothing is a failed claim.
  */
 
-export const GROUNDING_CHECKER = 'claims-v1';
-
-/** One checked claim: what the text stated and what it was bound to (or why it could not be). */
-export interface CheckedClaim {
-  /** Where it was stated: headline, insights[0], anomalies[1].description, anomalies[1].value, recommendations[0]. */
-  field: string;
-  text: string;
-  /** The figure as stated (its magnitude; direction words carry the sign); null for timestamps and durations. */
-  stated: number | null;
-  widgetId: string | null;
-  seriesKey: string | null;
-  statistic: string | null;
-  actual: number | null;
-  ok: boolean;
-  /** Why the claim failed; absent when it holds. */
-  reason?: string;
-}
+/** v2: negation, forecasts and figures written as words (src/grounding/directions.ts, figure-words.ts). */
+export const GROUNDING_CHECKER = 'claims-v2';
 
 export interface ClaimReport {
   grounded: boolean;
@@ -69,6 +58,14 @@ function unitFits(claim: FigureClaim, fact: Fact, widgetUnit: string): boolean {
       );
     case 'none':
       return fact.kind === 'level' || fact.kind === 'delta' || fact.kind === 'rate';
+    // "doubled" is a relative change, never a level of a % widget or a share that happens to be near 100.
+    case 'relative':
+      return fact.kind === 'pct';
+    case 'fraction':
+      return fact.kind === 'share';
+    // A ratio binds to two statistics at once (bindRatio), never to one.
+    case 'ratio':
+      return false;
   }
 }
 
@@ -129,12 +126,6 @@ function directionFits(claim: FigureClaim, fact: Fact, widget: WidgetFacts): boo
   return claim.signed && (direction === 'up' ? fact.value >= 0 : fact.value < 0);
 }
 
-interface Scope {
-  /** Widgets the claim may be about (the field's widgetIds, or every widget for headline and recommendations). */
-  allowed: WidgetFacts[];
-  all: WidgetFacts[];
-}
-
 function bind(claim: FigureClaim, scope: Scope): { fact: Fact | null; reason?: string } {
   const named = claim.widgets ? scope.all.filter((w) => claim.widgets?.includes(w.widgetId)) : scope.allowed;
   const inScope = named.filter((w) => scope.allowed.includes(w));
@@ -169,17 +160,73 @@ function bind(claim: FigureClaim, scope: Scope): { fact: Fact | null; reason?: s
   const wrongUnit = matches(inScope, () => true)[0];
   if (wrongUnit) return { fact: null, reason: `unit does not fit ${wrongUnit.statistic}` };
   if (claim.seriesKey !== null && matches(inScope, () => true).length === 0) {
-    const otherSeries = inScope.flatMap((w) => w.facts).find((f) => valueFits(claim, f.value));
+    const otherSeries = inScope
+      .flatMap((w) => w.facts.filter((f) => unitFits(claim, f, w.unit)))
+      .find((f) => valueFits(claim, f.value));
     if (otherSeries)
       return { fact: null, reason: `belongs to series ${otherSeries.seriesKey}, not ${claim.seriesKey}` };
   }
-  const elsewhere = scope.all.flatMap((w) => w.facts).find((f) => valueFits(claim, f.value));
+  // Only a statistic the stated unit fits is where the figure "belongs" ("quadrupled" is no latency of 301.5 ms).
+  const elsewhere = scope.all
+    .flatMap((w) => w.facts.filter((f) => unitFits(claim, f, w.unit)))
+    .find((f) => valueFits(claim, f.value));
   if (elsewhere && !inScope.some((w) => w.widgetId === elsewhere.widgetId)) {
     return { fact: null, reason: `belongs to widget ${elsewhere.widgetId}, not the one named` };
   }
   if (named.length > 0 && inScope.length === 0)
     return { fact: null, reason: 'names a widget outside widgetIds' };
   return { fact: null, reason: 'no statistic of the named widget has this value' };
+}
+
+/**
+ * A ratio ("twice as many as", "half as high as") binds to the same level statistic of two series or widgets with
+ * the same unit: the one the sentence is about over the one it names after "as"; against the previous window it is
+ * a relative change ("twice as high as before" = +100 %).
+ */
+function bindRatio(claim: FigureClaim, scope: Scope): { fact: Fact | null; reason?: string } {
+  const against = claim.against;
+  if (against === null) return { fact: null, reason: 'a ratio that names nothing to compare with' };
+  if (against.type === 'previous') {
+    const ratio = claim.value;
+    return bind(
+      {
+        ...claim,
+        unit: { type: 'relative' },
+        value: Math.abs(ratio - 1) * 100,
+        tolerance: claim.tolerance * 100,
+        direction: ratio > 1 ? 'up' : 'down',
+      },
+      scope,
+    );
+  }
+  const side = (widgets: string[] | null, seriesKey: string | null) =>
+    (widgets ? scope.allowed.filter((w) => widgets.includes(w.widgetId)) : scope.allowed).flatMap((w) =>
+      w.facts
+        .filter(
+          (f) =>
+            (f.kind === 'level' || f.kind === 'share') && (seriesKey === null || f.seriesKey === seriesKey),
+        )
+        .map((fact) => ({ fact, unit: w.unit })),
+    );
+  const over = side(claim.widgets, claim.seriesKey);
+  const under = side(against.widgets ?? claim.widgets, against.seriesKey);
+  for (const a of over) {
+    for (const b of under) {
+      if (a.fact === b.fact || a.fact.statistic !== b.fact.statistic || b.fact.value === 0) continue;
+      if (a.unit !== b.unit || a.fact.kind !== b.fact.kind) continue;
+      const ratio = a.fact.value / b.fact.value;
+      if (ratio > 0 && valueFits(claim, ratio)) {
+        return {
+          fact: {
+            ...a.fact,
+            statistic: `${a.fact.statistic}, ratio to ${b.fact.seriesKey ?? b.fact.widgetId}`,
+            value: ratio,
+          },
+        };
+      }
+    }
+  }
+  return { fact: null, reason: 'no two statistics of the named series stand in this ratio' };
 }
 
 function isCountingWord(claim: FigureClaim): boolean {
@@ -221,7 +268,13 @@ function checkText(
   const claims: CheckedClaim[] = [];
   for (const figure of parsed.figures) {
     if (isCountingWord(figure)) continue;
-    const { fact, reason } = bind(figure, scope);
+    const { fact, reason } = figure.negated
+      ? { fact: null, reason: NEGATED_FIGURE }
+      : figure.forecast
+        ? { fact: null, reason: FORECAST }
+        : figure.unit.type === 'ratio'
+          ? bindRatio(figure, scope)
+          : bind(figure, scope);
     claims.push({
       field,
       text: figure.text,
@@ -234,6 +287,7 @@ function checkText(
       ...(fact ? {} : { reason: reason ?? 'not bound' }),
     });
   }
+  for (const direction of parsed.directions) claims.push(checkDirection(field, direction, scope));
   const instants = [...facts.instants, ...allowed.flatMap((w) => w.instants)];
   for (const date of parsed.dates) {
     if (instantKnown(date.text, instants)) continue;
@@ -243,20 +297,6 @@ function checkText(
     claims.push(failed(field, duration, 'duration is not a comparison window of the data'));
   }
   return claims;
-}
-
-function failed(field: string, text: string, reason: string): CheckedClaim {
-  return {
-    field,
-    text,
-    stated: null,
-    widgetId: null,
-    seriesKey: null,
-    statistic: null,
-    actual: null,
-    ok: false,
-    reason,
-  };
 }
 
 function checkAnomaly(

@@ -1,4 +1,5 @@
 import type { DataFacts } from './facts';
+import { type WordFigure, wordFigures } from './figure-words';
 import { statedNumbers } from './numbers';
 
 /**
@@ -16,12 +17,23 @@ export type Approximation = 'about' | 'over' | 'under';
 
 /** Integers up to this, written bare (no unit, sign, direction or level role), are counting words ("top 3"). */
 export const SMALL_COUNT = 12;
-/** The unit written after a figure: %, pp, a named unit, or none. */
+/**
+ * The unit written after a figure: %, pp, a named unit, or none; or what a figure in words states: a relative change
+ * ("doubled"), a share ("half of"), a ratio of two levels ("twice as many as").
+ */
 export type StatedUnit =
   | { type: 'percent' }
   | { type: 'pp' }
   | { type: 'named'; unit: string }
-  | { type: 'none' };
+  | { type: 'none' }
+  | { type: 'relative' }
+  | { type: 'fraction' }
+  | { type: 'ratio' };
+
+/** What a ratio compares with: the previous window ("twice as high as before"), or a widget or series it names. */
+export type RatioBase =
+  | { type: 'previous' }
+  | { type: 'named'; widgets: string[] | null; seriesKey: string | null };
 
 export interface FigureClaim {
   text: string;
@@ -44,6 +56,27 @@ export interface FigureClaim {
   /** Widgets the sentence names at this point (null: none named yet) and the series it names (null: none). */
   widgets: string[] | null;
   seriesKey: string | null;
+  /** A negation ("not", "didn't", "no longer", "failed to") comes before it in its clause. */
+  negated: boolean;
+  /** A forecast ("will", "is expected to", "could") comes before it in its clause. */
+  forecast: boolean;
+  /** For a ratio: what it compares with; null when the text names nothing. */
+  against: RatioBase | null;
+}
+
+/**
+ * A direction stated without a figure, under a negation ("did not fall", "no longer increasing", "didn't improve"),
+ * or a stated absence of change ("did not change", "unchanged"): its plain reading says something about the sign of
+ * the change, which must agree with the data.
+ */
+export interface DirectionClaim {
+  text: string;
+  /** The direction as written before negation; 'flat' for "did not change" / "unchanged". */
+  sense: Direction | Judgement | 'flat';
+  negated: boolean;
+  forecast: boolean;
+  widgets: string[] | null;
+  seriesKey: string | null;
 }
 
 export interface DateClaim {
@@ -52,6 +85,7 @@ export interface DateClaim {
 
 export interface ParsedText {
   figures: FigureClaim[];
+  directions: DirectionClaim[];
   dates: DateClaim[];
   /** Durations ("48 hours") that are neither a comparison window of the data nor a small count. */
   durations: string[];
@@ -67,9 +101,11 @@ const DOWN = new Set(
     ' ',
   ),
 );
-const BETTER = new Set('improved improves improving improvement better'.split(' '));
+const BETTER = new Set('improve improved improves improving improvement better'.split(' '));
 const WORSE = new Set(
-  'worsened worsens worsening worse deteriorated deteriorating degraded regressed'.split(' '),
+  'worsen worsened worsens worsening worse deteriorate deteriorated deteriorating degrade degraded regress regressed'.split(
+    ' ',
+  ),
 );
 /** Qualifiers written just before a figure; their words are not directions ("fell more than 12%"). */
 const QUALIFIER =
@@ -111,9 +147,44 @@ interface Span {
   to: number;
 }
 
+/**
+ * Negations: "not", "never", "didn't", "no longer", "failed to", "neither/nor". "no" only before a direction or
+ * change word ("no increase", "no change"), since "no anomalies" negates nothing a figure says.
+ */
+const NEGATION =
+  /\b(?:not|never|neither|nor|cannot)\b|\b[a-z]+n['’]t\b|\bno\s+longer\b|\bfail(?:s|ed|ing)?\s+to\b/gi;
+const NO_BEFORE = /\bno\s+(?=([a-z]+))/gi;
+/** A figure after these is a prediction, which past data cannot ground ("will double", "is expected to rise 5%"). */
+const FORECAST =
+  /\b(?:will|would|could|may|might|shall|expected|expects?|forecasts?|forecasted|projected|predicted|predicts?)\b|['’]ll\b|\b(?:on track|set|poised|likely|going|about)\s+to\b/gi;
+/** After a negation, these say the figure did not move ("did not change"). */
+const CHANGE = new Set(
+  'change changed changes changing move moved moves moving budge budged vary varied'.split(' '),
+);
+/** Stated absence of change without a negation. */
+const UNCHANGED = new Set(['unchanged']);
+/** What a ratio compares with when it names no widget or series: the previous window. */
+const PREVIOUS_WINDOW =
+  /\b(?:previous|prior|before|earlier|last\s+(?:week|window|period|month|day)|a\s+(?:week|day|month)\s+ago|yesterday)\b/i;
+
 interface Marker {
   at: number;
-  kind: 'widget' | 'series' | 'sentence' | 'clause' | 'up' | 'down' | 'better' | 'worse' | 'level';
+  /** Where a word marker ends (for the text of a direction claim). */
+  end?: number;
+  kind:
+    | 'widget'
+    | 'series'
+    | 'sentence'
+    | 'clause'
+    | 'up'
+    | 'down'
+    | 'better'
+    | 'worse'
+    | 'level'
+    | 'negation'
+    | 'forecast'
+    | 'change'
+    | 'unchanged';
   widgets?: string[];
   seriesKey?: string;
 }
@@ -218,37 +289,48 @@ export function parseText(text: string, facts: DataFacts, initialWidgets: string
     markers.push({ at: m.index ?? 0, kind: 'clause' });
   }
   for (const m of masked.matchAll(/[a-z]+/gi)) {
-    const word = m[0].toLowerCase();
-    const kind = UP.has(word)
-      ? 'up'
-      : DOWN.has(word)
-        ? 'down'
-        : BETTER.has(word)
-          ? 'better'
-          : WORSE.has(word)
-            ? 'worse'
-            : LEVEL_MARKERS.has(word)
-              ? 'level'
-              : null;
-    if (kind) markers.push({ at: m.index ?? 0, kind });
+    const kind = wordKind(m[0].toLowerCase());
+    if (kind) markers.push({ at: m.index ?? 0, end: (m.index ?? 0) + m[0].length, kind });
   }
+  for (const m of masked.matchAll(NEGATION)) markers.push({ at: m.index ?? 0, kind: 'negation' });
+  for (const m of masked.matchAll(NO_BEFORE)) {
+    const next = (m[1] ?? '').toLowerCase();
+    const kind = wordKind(next);
+    if (CHANGE.has(next) || (kind !== null && kind !== 'level'))
+      markers.push({ at: m.index ?? 0, kind: 'negation' });
+  }
+  for (const m of masked.matchAll(FORECAST)) markers.push({ at: m.index ?? 0, kind: 'forecast' });
   markers.sort((a, b) => a.at - b.at);
 
   const units = [...new Set([...facts.widgets.map((w) => w.unit).filter(Boolean), ...COMMON_UNITS])].sort(
     (a, b) => b.length - a.length,
   );
   const figures: FigureClaim[] = [];
+  const directions: DirectionClaim[] = [];
   let widgets = initialWidgets;
   let seriesKey: string | null = null;
   let direction: Direction | null = null;
   let judgement: Judgement | null = null;
   let level = false;
+  let negatedAt: number | null = null;
+  let forecast = false;
+  /** The figure-less direction claim of the current clause: a negated figure after it states it instead. */
+  let pending: DirectionClaim | null = null;
   let next = 0;
-  for (const stated of statedNumbers(masked)) {
-    const qualifier = QUALIFIER.exec(masked.slice(0, stated.index));
-    // The qualifier's own words ("more than", "below") are not direction words.
-    const until = qualifier ? qualifier.index : stated.index;
-    for (; next < markers.length && (markers[next] as Marker).at < stated.index; next++) {
+  const directionClaim = (marker: Marker, sense: DirectionClaim['sense'], negated: boolean) => {
+    pending = {
+      text: text.slice(negated && negatedAt !== null ? negatedAt : marker.at, marker.end ?? marker.at),
+      sense,
+      negated,
+      forecast,
+      widgets,
+      seriesKey,
+    };
+    directions.push(pending);
+  };
+  /** Applies the markers before `upTo` to the reading state; those from `until` on are a qualifier's words. */
+  const advance = (upTo: number, until: number) => {
+    for (; next < markers.length && (markers[next] as Marker).at < upTo; next++) {
       const marker = markers[next] as Marker;
       if (marker.at >= until) continue;
       if (marker.kind === 'widget') {
@@ -259,33 +341,54 @@ export function parseText(text: string, facts: DataFacts, initialWidgets: string
         direction = null;
         judgement = null;
         level = false;
+        negatedAt = null;
+        forecast = false;
+        pending = null;
         if (marker.kind === 'sentence') seriesKey = null;
       } else if (marker.kind === 'level') {
         level = true;
         direction = null;
         judgement = null;
-      } else if (marker.kind === 'better' || marker.kind === 'worse') {
+      } else if (marker.kind === 'negation') negatedAt = marker.at;
+      else if (marker.kind === 'forecast') forecast = true;
+      else if (marker.kind === 'change') {
+        if (negatedAt !== null) directionClaim(marker, 'flat', true);
+      } else if (marker.kind === 'unchanged') directionClaim(marker, 'flat', false);
+      else if (marker.kind === 'better' || marker.kind === 'worse') {
         judgement = marker.kind;
         level = false;
+        if (negatedAt !== null) directionClaim(marker, marker.kind, true);
       } else {
         direction = marker.kind;
         level = false;
+        if (negatedAt !== null) directionClaim(marker, marker.kind, true);
       }
     }
-    const after = masked.slice(stated.index + stated.text.length);
-    const { unit, length } = statedUnit(after, units);
-    const rest = after.slice(length);
-    const follower = /^\s*([a-z]+)/i.exec(rest)?.[1]?.toLowerCase() ?? '';
-    const signed = /^[-+−]/.test(stated.text);
-    // From the written sign, not the value: "-0.0" is a stated fall even though -0 is not below 0.
-    const bySign: Direction | null = signed ? (/^[-−]/.test(stated.text) ? 'down' : 'up') : null;
-    const byFollower: Direction | null = UP.has(follower) ? 'up' : DOWN.has(follower) ? 'down' : null;
-    const judgedByFollower: Judgement | null = BETTER.has(follower)
-      ? 'better'
-      : WORSE.has(follower)
-        ? 'worse'
-        : null;
-    const byWords = byFollower ?? (level ? null : direction);
+  };
+  /** The end of the clause that starts at `from`. */
+  const clauseEnd = (from: number) =>
+    markers.find((m) => m.at >= from && (m.kind === 'sentence' || m.kind === 'clause'))?.at ?? masked.length;
+  /** The first widget or series the clause names after `from`. */
+  const namedAfter = (from: number) =>
+    markers.find(
+      (m) => m.at >= from && m.at < clauseEnd(from) && (m.kind === 'widget' || m.kind === 'series'),
+    ) ?? null;
+
+  const words = wordFigures(masked);
+  const stated: { index: number; text: string; value: number; tolerance: number; word: WordFigure | null }[] =
+    [
+      ...statedNumbers(masked)
+        .filter((n) => !words.some((w) => n.index >= w.index && n.index < w.end))
+        .map((n) => ({ ...n, word: null })),
+      ...words.map((w) => ({ ...w, word: w })),
+    ].sort((a, b) => a.index - b.index);
+  for (const figure of stated) {
+    const qualifier = QUALIFIER.exec(masked.slice(0, figure.index));
+    // The qualifier's own words ("more than", "below") are not direction words.
+    advance(figure.index, qualifier ? qualifier.index : figure.index);
+    // "did not fall 9.4%" is one claim, the negated figure; "unchanged at 412 ms" is two (no move, and a level).
+    if (pending !== null && negatedAt !== null) directions.splice(directions.indexOf(pending), 1);
+    pending = null;
     const approximation: Approximation | null = qualifier
       ? qualifier[1] || qualifier[2]
         ? 'about'
@@ -293,21 +396,97 @@ export function parseText(text: string, facts: DataFacts, initialWidgets: string
           ? 'over'
           : 'under'
       : null;
+    const common = {
+      text: (qualifier ? qualifier[0] : '') + figure.text,
+      value: Math.abs(figure.value),
+      tolerance: figure.tolerance,
+      approximation,
+      widgets,
+      negated: negatedAt !== null,
+      forecast,
+    };
+    if (figure.word) {
+      figures.push({
+        ...common,
+        ...wordClaim(figure.word, level ? null : direction, judgement),
+        seriesKey,
+        against: null,
+      });
+      const { word } = figure;
+      const named = namedAfter(word.end);
+      if (word.kind === 'ratio') {
+        const last = figures[figures.length - 1] as FigureClaim;
+        last.against = named
+          ? { type: 'named', widgets: named.widgets ?? null, seriesKey: named.seriesKey ?? null }
+          : PREVIOUS_WINDOW.test(masked.slice(word.end, clauseEnd(word.end)))
+            ? { type: 'previous' }
+            : null;
+      } else if (word.kind === 'fraction' && seriesKey === null && named?.kind === 'series') {
+        // "half of the orders came from search": the share is search's.
+        (figures[figures.length - 1] as FigureClaim).seriesKey = named.seriesKey ?? null;
+      }
+      continue;
+    }
+    const after = masked.slice(figure.index + figure.text.length);
+    const { unit, length } = statedUnit(after, units);
+    const rest = after.slice(length);
+    const follower = /^\s*([a-z]+)/i.exec(rest)?.[1]?.toLowerCase() ?? '';
+    const signed = /^[-+−]/.test(figure.text);
+    // From the written sign, not the value: "-0.0" is a stated fall even though -0 is not below 0.
+    const bySign: Direction | null = signed ? (/^[-−]/.test(figure.text) ? 'down' : 'up') : null;
+    const byFollower: Direction | null = UP.has(follower) ? 'up' : DOWN.has(follower) ? 'down' : null;
+    const judgedByFollower: Judgement | null = BETTER.has(follower)
+      ? 'better'
+      : WORSE.has(follower)
+        ? 'worse'
+        : null;
+    const byWords = byFollower ?? (level ? null : direction);
     figures.push({
-      text: (qualifier ? qualifier[0] : '') + stated.text + after.slice(0, length),
-      value: Math.abs(stated.value),
-      tolerance: stated.tolerance,
+      ...common,
+      text: common.text + after.slice(0, length),
       unit,
       direction: bySign ?? byWords,
       judgement: judgedByFollower ?? (level ? null : judgement),
-      approximation,
       signed,
       contradictory: bySign !== null && byWords !== null && bySign !== byWords,
       level: level && bySign === null && byFollower === null && judgedByFollower === null,
       perDay: PER_DAY.test(rest),
-      widgets,
       seriesKey,
+      against: null,
     });
   }
-  return { figures, dates, durations };
+  // Negated directions after the last figure are claims too.
+  advance(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
+  return { figures, directions, dates, durations };
+}
+
+function wordKind(word: string): Marker['kind'] | null {
+  if (UP.has(word)) return 'up';
+  if (DOWN.has(word)) return 'down';
+  if (BETTER.has(word)) return 'better';
+  if (WORSE.has(word)) return 'worse';
+  if (LEVEL_MARKERS.has(word)) return 'level';
+  if (CHANGE.has(word)) return 'change';
+  if (UNCHANGED.has(word)) return 'unchanged';
+  return null;
+}
+
+/** The parts of a figure claim a figure in words decides: its unit, and the direction the word itself says. */
+function wordClaim(
+  word: WordFigure,
+  sentenceDirection: Direction | null,
+  judgement: Judgement | null,
+): Pick<FigureClaim, 'unit' | 'direction' | 'judgement' | 'signed' | 'contradictory' | 'level' | 'perDay'> {
+  const unit: StatedUnit = { type: word.kind };
+  const ratio = word.kind === 'ratio';
+  return {
+    unit,
+    direction: ratio ? null : (word.direction ?? sentenceDirection),
+    judgement: ratio ? null : judgement,
+    signed: false,
+    contradictory:
+      word.direction !== null && sentenceDirection !== null && word.direction !== sentenceDirection,
+    level: false,
+    perDay: false,
+  };
 }

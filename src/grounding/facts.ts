@@ -41,6 +41,13 @@ export interface DataFacts {
   missingReasons: string[];
 }
 
+/** Which widgets a claim of one field may be about. */
+export interface Scope {
+  /** The field's widgetIds, or every widget for the headline and recommendations. */
+  allowed: WidgetFacts[];
+  all: WidgetFacts[];
+}
+
 /** Signed statistics: a direction word must agree with their sign. */
 export const SIGNED_KINDS: ReadonlySet<FactKind> = new Set(['delta', 'pct', 'pp', 'rate']);
 

@@ -10,6 +10,7 @@ import type { Logger } from '../log';
 import { emptyRedactionCounts, redactPii } from '../pipeline/redact';
 import { inlineDataOf } from '../sources/inline-data';
 import type { BlobStore } from '../store/blobs';
+import { createIngestTracing, type IngestTracing } from '../tracing/kafka';
 import type { EventDeduper } from './dedupe';
 import { parseEventMessage } from './parse';
 import { HandOverError, handOver } from './starter';
@@ -105,6 +106,7 @@ export class IngestConsumer {
   private readonly consumer: Consumer;
   private readonly producer: Producer;
   private readonly backoff: { initialMs: number; maxMs: number };
+  private readonly tracing: IngestTracing;
   readonly stats: IngestStats = {
     batches: 0,
     consumed: 0,
@@ -140,6 +142,7 @@ export class IngestConsumer {
     });
     this.producer = createProducer(deps.kafka);
     this.backoff = deps.backoff ?? { initialMs: 250, maxMs: 15_000 };
+    this.tracing = createIngestTracing(deps.config);
     this.closed = new Promise<void>((resolve, reject) => {
       this.settleClosed = { resolve, reject };
     });
@@ -208,7 +211,18 @@ export class IngestConsumer {
     this.settleClosed.resolve();
   }
 
+  /** Each message's span ends with its batch: settled, or abandoned uncommitted (then it comes again). */
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    try {
+      await this.consumeBatch(payload);
+    } catch (error) {
+      this.tracing.settled(payload.batch.messages, error);
+      throw error;
+    }
+    this.tracing.settled(payload.batch.messages);
+  }
+
+  private async consumeBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, commitOffsetsIfNecessary, heartbeat } = payload;
     const { config, registry, logger } = this.deps;
     if (this.failure) throw new BatchAbandoned(`consumer failed: ${this.failure.message}`, false);
@@ -217,6 +231,7 @@ export class IngestConsumer {
 
     for (const message of batch.messages) {
       const outcome = parseEventMessage(message.key, message.value, registry, config.kafka.maxEventBytes);
+      this.tracing.received(batch.topic, batch.partition, message, outcome.ok ? outcome.event : undefined);
       if (!outcome.ok) {
         deadLetters.push({ message, reason: outcome.reason });
         continue;
@@ -267,6 +282,7 @@ export class IngestConsumer {
       for (const entry of handover.entries)
         if (!seen.has(entry.event.eventId) && !unique.has(entry.event.eventId))
           unique.set(entry.event.eventId, entry);
+        else this.tracing.duplicate(entry.message);
       this.stats.duplicates += handover.entries.length - unique.size;
       if (unique.size === 0) byDashboard.delete(dashboardId);
       else handover.entries = [...unique.values()];
@@ -347,8 +363,13 @@ export class IngestConsumer {
       return;
     }
     handover.signal ??= await this.handoverOf(topic, partition, handover.entries);
+    const { dashboard, signal } = handover;
     try {
-      await handOver(this.deps.temporal, this.deps.config, handover.dashboard, handover.signal);
+      await this.tracing.handOver(
+        dashboard.id,
+        handover.entries.map((e) => e.message),
+        () => handOver(this.deps.temporal, this.deps.config, dashboard, signal),
+      );
       this.stats.temporalCalls++;
       accepted.push(...handover.entries.map((e) => e.event));
       handover.settled = true;
@@ -420,6 +441,7 @@ export class IngestConsumer {
     // The reason may quote the message (a JSON parse error does, so does a key mismatch): logged redacted. The
     // dead letter itself keeps the original bytes and reason, in the operator's own Kafka.
     for (const { message, reason } of deadLetters) {
+      this.tracing.deadLettered(message);
       const logged = redactPii(reason, emptyRedactionCounts());
       this.deps.logger.warn({ partition, offset: message.offset, reason: logged }, 'event dead-lettered');
     }

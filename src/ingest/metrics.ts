@@ -1,11 +1,12 @@
-import { createServer, type Server } from 'node:http';
 import type { Kafka } from 'kafkajs';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { processRegistry } from '../metrics/process';
 import type { IngestStats } from './consumer';
 
 /**
  * The ingest process's Prometheus metrics, read from the consumer's counters and, for lag, from the broker at
- * scrape time (log-end offset minus the group's committed offset, per partition).
+ * scrape time (log-end offset minus the group's committed offset, per partition), with the process's default
+ * metrics. Served by src/metrics/server.ts.
  */
 export function createIngestMetrics(options: {
   kafka: Kafka;
@@ -15,7 +16,7 @@ export function createIngestMetrics(options: {
   /** In the consumer group and not failed (see IngestConsumer.ready). */
   ready?: () => boolean;
 }): { registry: Registry; close: () => Promise<void> } {
-  const registry = new Registry();
+  const registry = processRegistry();
   const counter = (name: string, help: string, pick: (s: IngestStats) => number) =>
     new Counter({
       name,
@@ -104,34 +105,4 @@ export function createIngestMetrics(options: {
       if (connected) await admin.disconnect();
     },
   };
-}
-
-/**
- * Serves GET /metrics and GET /readyz (200 while the consumer is in its group and has not failed, 503 otherwise)
- * on its own port (the ingest process has no other HTTP surface).
- */
-export async function serveMetrics(
-  registry: Registry,
-  host: string,
-  port: number,
-  ready: () => boolean = () => true,
-): Promise<Server> {
-  const server = createServer((request, response) => {
-    if (request.url === '/readyz') {
-      response
-        .writeHead(ready() ? 200 : 503, { 'content-type': 'text/plain' })
-        .end(ready() ? 'ready' : 'not ready');
-      return;
-    }
-    if (request.url !== '/metrics') {
-      response.writeHead(404).end();
-      return;
-    }
-    registry.metrics().then(
-      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      () => response.writeHead(503).end(),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
-  return server;
 }

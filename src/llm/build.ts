@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config';
+import type { ModelMetrics } from '../metrics/model';
 import { SummaryStore } from '../store/summaries';
 import { CircuitBreaker } from './breaker';
 import { CostLedger, completePriceTable, loadPriceTable, type PriceTable } from './cost';
@@ -54,7 +55,7 @@ export function priceTableFor(config: Config): PriceTable {
 }
 
 /** The summarize stage as this process's configuration sets it up (with no model configured: the local default). */
-export function buildSummarizer(config: Config, redis: Redis): Summarizer {
+export function buildSummarizer(config: Config, redis: Redis, metrics?: ModelMetrics): Summarizer {
   const { llm } = config;
   const endpoint = llmEndpoint(config);
   const guards = new Map<string, Guards>();
@@ -69,6 +70,7 @@ export function buildSummarizer(config: Config, redis: Redis): Summarizer {
     redis,
     keyPrefix: config.redis.keyPrefix,
     latest: (dashboardId) => store.latest(dashboardId),
+    ...(metrics ? { metrics } : {}),
     guards: (model) => {
       let pair = guards.get(model);
       if (!pair) {

@@ -257,6 +257,11 @@ export class CostLedger {
     return { total: Number(total ?? 0), dashboard: Number(dashboard ?? 0) };
   }
 
+  /** Today's spend of every dashboard together (USD, UTC day), for the budget gauge. */
+  async spentToday(now = new Date()): Promise<number> {
+    return Number((await this.redis.hget(this.key(now), 'usd')) ?? 0);
+  }
+
   /** Counts why a model call was or was not made (unchanged, immaterial, cache hit, shared, called, degraded). */
   async countOutcome(outcome: string, now = new Date()): Promise<void> {
     const key = `${this.key(now)}:outcomes`;

@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import { textProblem } from '../grounding/text-checks';
 import type { EnrichedDashboard } from '../pipeline/types';
 import type { SummaryContent } from '../summarize/types';
+import { traceModelCall } from '../tracing/gen-ai';
 import type { TokenUsage } from './cost';
 import { parseResetDuration } from './errors';
 import { checkGrounding, type GroundingReport, groundingRecord } from './grounding';
@@ -77,7 +78,7 @@ export function review(
   if (!grounding.grounded) {
     return {
       kind: 'ungrounded',
-      detail: `numbers not in the data: ${grounding.ungrounded.slice(0, 5).join(', ')}`,
+      detail: `claims the data does not support: ${grounding.ungrounded.slice(0, 5).join(', ')}`,
     };
   }
   return null;
@@ -93,18 +94,26 @@ export async function callModel(
   stricter: string | null,
   signal?: AbortSignal,
 ): Promise<ModelReply> {
-  const { data, response } = await client.chat.completions
-    .create(
-      {
-        model,
-        messages: buildMessages(prompt, enriched, stricter),
-        response_format: format,
-        max_tokens: llm.maxOutputTokens,
-        temperature: llm.temperature,
-      },
-      { ...(signal ? { signal } : {}), timeout: llm.timeoutMs },
-    )
-    .withResponse();
+  const request = {
+    model,
+    baseUrl: llm.baseUrl,
+    maxTokens: llm.maxOutputTokens,
+    temperature: llm.temperature,
+  };
+  const { data, response } = await traceModelCall(request, () =>
+    client.chat.completions
+      .create(
+        {
+          model,
+          messages: buildMessages(prompt, enriched, stricter),
+          response_format: format,
+          max_tokens: llm.maxOutputTokens,
+          temperature: llm.temperature,
+        },
+        { ...(signal ? { signal } : {}), timeout: llm.timeoutMs },
+      )
+      .withResponse(),
+  );
   const headers = response.headers;
   const rateLimits: RateLimitHeaders = {};
   const entries: [keyof RateLimitHeaders, number | undefined][] = [

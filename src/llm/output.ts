@@ -4,9 +4,10 @@ import { SEVERITIES } from '../domain/summary';
 /**
  * What the model must return, sent as a strict JSON-schema response format. Version it with the prompt: it is
  * part of the cache key. v2: same shape, but a reply is accepted only when every claim binds to a statistic of the
- * right widget (src/grounding/check.ts), so replies cached under v1 are not reused.
+ * right widget (src/grounding/check.ts), so replies cached under v1 are not reused. v3: the checker also refuses
+ negated figures, forecasts and figures in words that bind to nothing (claims-v2), so v2's cached replies are not.
  */
-export const OUTPUT_SCHEMA_VERSION = 'summary-output-v2';
+export const OUTPUT_SCHEMA_VERSION = 'summary-output-v3';
 
 export const modelOutputSchema = z
   .object({

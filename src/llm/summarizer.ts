@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type OpenAI from 'openai';
 import type { Config } from '../config';
 import type { Summary } from '../domain/summary';
+import { type ModelMetrics, type ModelOutcome, NO_MODEL } from '../metrics/model';
 import { canonicalJson } from '../pipeline/canonical';
 import { estimateTokens } from '../pipeline/enrich';
 import type { EnrichedDashboard } from '../pipeline/types';
@@ -81,6 +82,8 @@ export interface SummarizerDeps {
   guards: (model: string) => Guards;
   /** The latest stored summary of a dashboard, for the unchanged-input check. */
   latest: (dashboardId: string) => Promise<Summary | null>;
+  /** This process's Prometheus metrics of model use (absent in tests that do not look at them). */
+  metrics?: ModelMetrics;
 }
 
 interface CachedReply {
@@ -202,7 +205,7 @@ export class Summarizer {
 
   async summarize(enriched: EnrichedDashboard, attempt: AttemptInfo): Promise<SummarizeOutcome> {
     if (!this.deps.client) {
-      await this.deps.ledger.countOutcome('local_default');
+      await this.count('local_default', LOCAL_MODEL);
       return { kind: 'summary', result: this.local(enriched, false, null) };
     }
     const skip = await this.reusable(enriched);
@@ -228,7 +231,7 @@ export class Summarizer {
           30 * 86_400,
         );
       }
-      await this.deps.ledger.countOutcome(shared ? 'cache_hit' : degraded ? 'fallback_model' : 'model_call');
+      await this.count(shared ? 'cache_hit' : degraded ? 'fallback_model' : 'model_call', rungModel);
       return {
         kind: 'summary',
         result: {
@@ -249,7 +252,7 @@ export class Summarizer {
       };
     }
     attempt.progress?.({ model: LOCAL_MODEL, step: 'local', reasons: [...reasons] });
-    await this.deps.ledger.countOutcome('local_fallback');
+    await this.count('local_fallback', LOCAL_MODEL);
     return { kind: 'summary', result: this.local(enriched, true, reasons.join('; ')) };
   }
 
@@ -262,7 +265,7 @@ export class Summarizer {
     const latest = await this.deps.latest(enriched.dashboardId);
     if (!latest || latest.degraded) return null;
     if (latest.inputHash === enriched.inputHash) {
-      await this.deps.ledger.countOutcome('unchanged');
+      await this.count('unchanged', NO_MODEL);
       return { kind: 'skip', cause: 'unchanged', version: latest.version };
     }
     const previous = await this.deps.redis.get(this.digestKey(enriched.dashboardId));
@@ -270,10 +273,16 @@ export class Summarizer {
       previous &&
       isImmaterial(JSON.parse(previous) as Digest, digestOf(enriched), this.deps.llm.materialityPct)
     ) {
-      await this.deps.ledger.countOutcome('immaterial');
+      await this.count('immaterial', NO_MODEL);
       return { kind: 'skip', cause: 'immaterial', version: latest.version };
     }
     return null;
+  }
+
+  /** Counts an outcome in the day's ledger (Redis, for the API and the CLI) and in this process's metrics. */
+  private async count(outcome: ModelOutcome, model: string): Promise<void> {
+    this.deps.metrics?.outcome(outcome, model);
+    await this.deps.ledger.countOutcome(outcome);
   }
 
   private local(enriched: EnrichedDashboard, degraded: boolean, reason: string | null): SummarizeResult {
@@ -397,12 +406,18 @@ export class Summarizer {
         : { reason: `daily budget of ${llm.dashboardDailyBudgetUsd} USD for this dashboard reached` };
     }
     const { hold } = budget;
+    const waitStarted = performance.now();
     const reservation = await limiter
       .waitForCapacity(promptTokens + llm.maxOutputTokens, {
         signal: attempt.signal,
         maxWaitMs: llm.limiterMaxWaitMs,
       })
       .catch((error: unknown) => error as Error);
+    this.deps.metrics?.limiterWaited(
+      model,
+      (performance.now() - waitStarted) / 1000,
+      !(reservation instanceof Error),
+    );
     if (reservation instanceof Error) {
       await ledger.release(hold);
       // Backpressure: hand the limiter's wait to Temporal rather than provoke the provider's 429.
@@ -439,6 +454,8 @@ export class Summarizer {
           return { reason: failure.reason };
       }
     }
+    // Labelled by the configured model (a bounded set), not the provider's dated name of it.
+    this.deps.metrics?.paid(model, reply.usage, costUsd(prices, reply.model, reply.usage) ?? 0);
     const paid: PaidReply = { reply, reservation, hold, booked: false };
     const kept = await withBookkeepingRetries(() => this.paid.put(key, step, paid)).then(
       () => true,

@@ -456,9 +456,160 @@ function injectionCases(ctx: Ctx, widget: EnrichedWidget, system: string): void 
   });
 }
 
+/**
+ * Negation, forecasts and figures in words (issue #11). Appended after each input's other cases and drawn from their
+ * own seeded stream, so the cases generated before them keep their ids and wording.
+ */
+let wordsRandom = prng(SEED + 11);
+const pickW = <T>(items: readonly T[]): T => items[Math.floor(wordsRandom() * items.length)] as T;
+const BASE_UP = ['rise', 'increase', 'grow', 'climb'];
+const BASE_DOWN = ['fall', 'decrease', 'drop', 'decline'];
+const ING_UP = ['rising', 'increasing', 'growing'];
+const ING_DOWN = ['falling', 'decreasing', 'declining'];
+/** A relative change below this rounds to 0 %: "did not change" is then faithful (src/grounding/directions.ts). */
+const FLAT_PCT = 0.5;
+const MULTIPLES: [word: string, pct: number][] = [
+  ['doubled', 100],
+  ['halved', -50],
+  ['tripled', 200],
+];
+const FRACTION_WORDS: [word: string, share: number][] = [
+  ['half', 50],
+  ['a third', 100 / 3],
+  ['a quarter', 25],
+  ['a fifth', 20],
+  ['a tenth', 10],
+  ['two thirds', 200 / 3],
+  ['three quarters', 75],
+];
+const RATIO_WORDS: [word: string, ratio: number][] = [
+  ['twice', 2],
+  ['three times', 3],
+  ['half', 0.5],
+];
+/** Within the rounding a figure word implies (5 % of what it stands for). */
+const wordFits = (actual: number, target: number) => Math.abs(actual - target) <= 0.05 * Math.abs(target);
+/** Clearly not what the word says: a planted fault, not a borderline reading. */
+const wordMisses = (actual: number, target: number) => Math.abs(actual - target) > 0.1 * Math.abs(target);
+
+/** Negated directions, forecasts and multiples, for one change % (a series', a category's or a total's). */
+function negationCases(ctx: Ctx, widget: EnrichedWidget, name: string, p: number): void {
+  const one = (category: string, expect: 'accept' | 'reject', text: string) =>
+    add(ctx, category, expect, { insights: [insight(widget, text)] });
+  const up = p > 0;
+  const said = `${Math.abs(p).toFixed(1)}%`;
+  const same = up ? BASE_UP : BASE_DOWN;
+  const opposite = up ? BASE_DOWN : BASE_UP;
+  const judged = widget.polarity !== 'neutral';
+  const good = up === (widget.polarity === 'higher_is_better');
+  if (Math.abs(p) >= FLAT_PCT) {
+    // A negated figure states no statistic, whichever verb is negated.
+    one(
+      'negated-direction',
+      'reject',
+      `${name} ${pickW(['did not', "didn't", 'failed to'])} ${pickW(same)} ${said}.`,
+    );
+    one('negated-direction', 'reject', `${name} did not ${pickW(opposite)} ${said}.`);
+    // Without a figure the plain reading must agree with the change.
+    one('negated-direction', 'reject', `${name} ${pickW(['did not', "didn't"])} ${pickW(same)}.`);
+    one('negated-direction', 'reject', `${name} is no longer ${pickW(up ? ING_UP : ING_DOWN)}.`);
+    one('negated-direction', 'reject', `${name} showed no ${up ? 'increase' : 'decrease'}.`);
+    one('negated-direction', 'reject', `${name} ${pickW(['did not change', 'is unchanged'])}.`);
+    if (judged) one('negated-direction', 'reject', `${name} did not ${good ? 'improve' : 'worsen'}.`);
+    one(
+      'faithful: negation',
+      'accept',
+      `${name} did not ${pickW(opposite)}; it ${up ? 'rose' : 'fell'} ${said}.`,
+    );
+    one('faithful: negation', 'accept', `${name} showed no ${up ? 'decrease' : 'increase'}.`);
+    one('faithful: negation', 'accept', `${name} ${pickW(["didn't", 'did not'])} ${pickW(opposite)}.`);
+    if (judged) one('faithful: negation', 'accept', `${name} did not ${good ? 'worsen' : 'improve'}.`);
+  } else {
+    one('faithful: negation', 'accept', `${name} ${pickW(['did not change', 'is unchanged'])}.`);
+  }
+  one(
+    'forecast',
+    'reject',
+    `${name} ${pickW(['will', 'is expected to', 'could', 'is set to'])} ${pickW(same)} ${said} ${pickW(['next week', 'tomorrow', 'again'])}.`,
+  );
+  one(
+    'forecast',
+    'reject',
+    `${name} ${pickW(['will', 'is likely to', 'may'])} ${pickW(['double', 'halve', 'triple'])}.`,
+  );
+  const [word, target] = pickW(MULTIPLES);
+  if (wordMisses(p, target)) one('figure-words', 'reject', `${name} ${word}.`);
+  if (wordMisses(p, 100))
+    one('figure-words', 'reject', `${name} is twice as high as in the previous window.`);
+  if (wordMisses(Math.abs(p), 50)) one('figure-words', 'reject', `${name} ${up ? 'rose' : 'fell'} by half.`);
+}
+
+/** Every ratio of the same statistic between two categories of a breakdown: what "twice as large as" may bind to. */
+function ratiosBetween(widget: EnrichedWidget, a: string, b: string): number[] {
+  const stats = (key: string): number[] => {
+    const mover = widget.breakdown?.topMovers.find((m) => m.key === key);
+    const share = widget.breakdown?.shareShifts.find((x) => x.key === key);
+    const series = widget.series.find((s) => s.key === key);
+    return [
+      mover?.current,
+      mover?.previous,
+      share?.share,
+      share?.previousShare,
+      series?.lastValue,
+      series?.min,
+      series?.max,
+      series?.mean,
+      series?.currentMean,
+      series?.previousMean,
+    ].map((v) => (typeof v === 'number' ? v : Number.NaN));
+  };
+  const [x, y] = [stats(a), stats(b)];
+  return x.map((v, i) => v / (y[i] as number)).filter((r) => Number.isFinite(r) && r > 0);
+}
+
+/** Shares as fractions ("half of") and categories as ratios of each other ("twice as large as"). */
+function breakdownWordCases(ctx: Ctx, widget: EnrichedWidget): void {
+  const b = widget.breakdown;
+  if (!b) return;
+  const one = (category: string, expect: 'accept' | 'reject', text: string) =>
+    add(ctx, category, expect, { insights: [insight(widget, text)] });
+  const total = b.total.previous;
+  if (total !== null && total !== 0)
+    negationCases(ctx, widget, widget.title, ((b.total.current - total) / total) * 100);
+  for (const shift of b.shareShifts) {
+    const fitting = FRACTION_WORDS.find(([, share]) => wordFits(shift.share, share));
+    if (fitting)
+      one(
+        'faithful: figure words',
+        'accept',
+        `In ${widget.title}, ${shift.key} is ${fitting[0]} of the total.`,
+      );
+    const shares = [shift.share, shift.previousShare].filter((v): v is number => v !== null);
+    const wrong = pickW(FRACTION_WORDS.filter(([, share]) => shares.every((v) => wordMisses(v, share))));
+    if (wrong) one('figure-words', 'reject', `In ${widget.title}, ${wrong[0]} of the total is ${shift.key}.`);
+  }
+  for (const a of b.topMovers) {
+    for (const other of b.topMovers) {
+      if (other === a || other.current === 0) continue;
+      const current = a.current / other.current;
+      const fitting = RATIO_WORDS.find(([, ratio]) => wordFits(current, ratio));
+      const said = (word: string) => `In ${widget.title}, ${a.key} is ${word} as large as ${other.key}.`;
+      if (fitting) one('faithful: figure words', 'accept', said(fitting[0]));
+      const ratios = ratiosBetween(widget, a.key, other.key);
+      const wrong = pickW(RATIO_WORDS.filter(([, ratio]) => ratios.every((r) => wordMisses(r, ratio))));
+      if (wrong) one('figure-words', 'reject', said(wrong[0]));
+    }
+  }
+  for (const mover of b.topMovers) {
+    if (mover.changePct !== null)
+      negationCases(ctx, widget, `In ${widget.title}, ${mover.key}`, mover.changePct);
+  }
+}
+
 /** The generated corpus, from the demo dashboards' enriched inputs; deterministic. */
 export async function generateCorpus(): Promise<CorpusCase[]> {
   random = prng(SEED);
+  wordsRandom = prng(SEED + 11);
   const system = loadPrompt('prompts').system;
   const inputs = await demoInputs('dashboards');
   const cases: CorpusCase[] = [];
@@ -474,6 +625,12 @@ export async function generateCorpus(): Promise<CorpusCase[]> {
     }
     const first = input.widgets[0];
     if (first) injectionCases(ctx, first, system);
+    for (const widget of input.widgets) {
+      for (const s of widget.kind === 'breakdown' ? [] : widget.series.slice(0, 2)) {
+        if (s.changePct !== null) negationCases(ctx, widget, nameOf(widget, s), s.changePct);
+      }
+      breakdownWordCases(ctx, widget);
+    }
   });
   return cases;
 }

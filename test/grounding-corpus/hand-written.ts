@@ -1,5 +1,5 @@
 import { emptyCleanReport } from '../../src/pipeline/clean';
-import type { EnrichedDashboard } from '../../src/pipeline/types';
+import type { EnrichedDashboard, EnrichedWidget, SeriesStats } from '../../src/pipeline/types';
 import type { CorpusCase } from './evaluate';
 
 /**
@@ -108,6 +108,87 @@ const shop: EnrichedDashboard = {
   estimatedTokens: 300,
   freshness: { asOf: '2026-11-28T06:00:00.000Z', dataAgeSeconds: 21600 },
   inputHash: 'hand-written',
+};
+
+/** A series of the growth dashboard: two windows of 7 days, their means and the change between them. */
+function windows(key: string, previousMean: number, currentMean: number): SeriesStats {
+  const change = currentMean - previousMean;
+  return {
+    key,
+    points: 14,
+    first: '2026-11-14T00:00:00.000Z',
+    last: '2026-11-28T00:00:00.000Z',
+    lastValue: currentMean,
+    min: Math.min(previousMean, currentMean),
+    max: Math.max(previousMean, currentMean),
+    mean: (previousMean + currentMean) / 2,
+    currentMean,
+    previousMean,
+    change,
+    changePct: (change / previousMean) * 100,
+    slopePerDay: change / 7,
+    gapBuckets: 0,
+    recent: [],
+  };
+}
+
+function timeseries(widgetId: string, title: string, unit: string, series: SeriesStats): EnrichedWidget {
+  return {
+    widgetId,
+    title,
+    kind: 'timeseries',
+    unit,
+    polarity: 'higher_is_better',
+    comparisonWindow: '7d',
+    series: [series],
+    anomalies: [],
+  };
+}
+
+/**
+ * A dashboard whose moves are the ones figure words describe: sign-ups doubled (+98.4 %), refunds halved (-51.2 %),
+ * API calls tripled (+203 %), conversions fell by a third (-33.1 %), trials did not change (+0.2 %); plans split
+ * half / a third / a sixth, with pro three times and team twice as many as free (within 1 %).
+ */
+const growth: EnrichedDashboard = {
+  ...shop,
+  dashboardId: 'growth',
+  title: 'Growth',
+  widgets: [
+    timeseries('signups', 'Sign-ups', 'signups', windows('signups', 1000, 1984)),
+    {
+      ...timeseries('refunds', 'Refunds', 'refunds', windows('refunds', 250, 122)),
+      polarity: 'higher_is_worse',
+    },
+    timeseries('api-calls', 'API calls', 'calls', windows('api-calls', 10000, 30300)),
+    timeseries('conversions', 'Conversions', 'conversions', windows('conversions', 900, 602)),
+    timeseries('trials', 'Trials', 'trials', windows('trials', 500, 501)),
+    {
+      widgetId: 'plans',
+      title: 'Orders by plan',
+      kind: 'breakdown',
+      unit: 'orders',
+      polarity: 'neutral',
+      comparisonWindow: '7d',
+      series: [],
+      breakdown: {
+        total: { current: 1000, previous: 1000 },
+        topMovers: [
+          { key: 'pro', current: 500, previous: 496, change: 4, changePct: 0.8065 },
+          { key: 'team', current: 334, previous: 338, change: -4, changePct: -1.1834 },
+          { key: 'free', current: 166, previous: 166, change: 0, changePct: 0 },
+        ],
+        shareShifts: [
+          { key: 'pro', share: 50, previousShare: 49.6, shiftPp: 0.4 },
+          { key: 'team', share: 33.4, previousShare: 33.8, shiftPp: -0.4 },
+          { key: 'free', share: 16.6, previousShare: 16.6, shiftPp: 0 },
+        ],
+      },
+      anomalies: [],
+    },
+  ],
+  missing: [],
+  inputHash: 'hand-written-growth',
 };
 
 function reply(headline: string, insights: [string[], string][] = [], recommendations: string[] = []) {
@@ -221,13 +302,157 @@ const cases: [category: string, expect: 'accept' | 'reject', reply: unknown][] =
   ],
 ];
 
-export const HAND_WRITTEN: { inputs: Record<string, EnrichedDashboard>; cases: CorpusCase[] } = {
-  inputs: { shop },
-  cases: cases.map(([category, expect, r], i) => ({
-    id: `shop#${i}`,
+/** Negation, forecasts and figures in words (issue #11's known limits), on the shop and growth dashboards. */
+const shopNegation: typeof cases = [
+  // A negated figure states no statistic: refused as ungroundable, whichever verb is negated.
+  ['negated-direction', 'reject', reply('Shop', [[['revenue'], 'Revenue did not rise 12.6%.']])],
+  ['negated-direction', 'reject', reply('Shop', [[['revenue'], 'Revenue did not fall 12.6%.']])],
+  ['negated-direction', 'reject', reply('Shop', [[['revenue'], 'Revenue failed to grow 12.6%.']])],
+  ['negated-direction', 'reject', reply('Shop', [[['latency'], "Checkout latency didn't climb 26.2%."]])],
+  // Without a figure, the plain reading must agree with the change.
+  ['negated-direction', 'reject', reply('Shop', [[['revenue'], "Revenue didn't rise."]])],
+  ['negated-direction', 'reject', reply('Shop', [[['revenue'], 'Revenue is no longer increasing.']])],
+  ['negated-direction', 'reject', reply('Shop', [[['latency'], 'Checkout latency showed no increase.']])],
+  ['negated-direction', 'reject', reply('Shop', [[['latency'], 'Checkout latency did not worsen.']])],
+  ['negated-direction', 'reject', reply('Shop', [[['revenue'], 'Revenue did not change.']])],
+  ['negated-direction', 'reject', reply('Shop', [[['errors'], 'Error rate is unchanged at 0.42%.']])],
+  ['forecast', 'reject', reply('Shop', [[['revenue'], 'Revenue will rise 12.6% next week.']])],
+  ['forecast', 'reject', reply('Shop', [[['revenue'], 'Revenue is expected to double.']])],
+  ['forecast', 'reject', reply('Shop', [[['latency'], 'Checkout latency could fall 26.2% tomorrow.']])],
+  ['forecast', 'reject', reply('Revenue is on track to reach 98.7k EUR.')],
+  ['figure-words', 'reject', reply('Shop', [[['revenue'], 'Revenue doubled.']])],
+  ['figure-words', 'reject', reply('Shop', [[['latency'], 'Checkout latency halved.']])],
+  ['figure-words', 'reject', reply('Shop', [[['revenue'], 'Revenue tripled to 98.7k EUR.']])],
+  ['figure-words', 'reject', reply('Shop', [[['revenue'], 'Revenue quadrupled.']])],
+  ['figure-words', 'reject', reply('Shop', [[['latency'], 'Checkout latency is twice as high as before.']])],
+  ['figure-words', 'reject', reply('Shop', [[['latency'], 'Checkout latency is twice as high.']])],
+  [
+    'figure-words',
+    'reject',
+    reply('Shop', [[['latency', 'errors'], 'Checkout latency is twice as high as Error rate.']]),
+  ],
+  [
+    'figure-words',
+    'reject',
+    reply('Shop', [[['revenue'], 'Half of the revenue came from returning buyers.']]),
+  ],
+  ['figure-words', 'reject', reply('Shop', [[['revenue'], 'Revenue rose by a third.']])],
+  ['faithful: negation', 'accept', reply('Shop', [[['revenue'], "Revenue didn't fall: it rose 12.6%."]])],
+  ['faithful: negation', 'accept', reply('Shop', [[['latency'], 'Checkout latency did not improve.']])],
+  ['faithful: negation', 'accept', reply('Shop', [[['revenue'], 'Revenue showed no decrease.']])],
+  ['faithful: negation', 'accept', reply('Shop', [[['errors'], 'Error rate did not fall, at 0.42%.']])],
+];
+
+const growthCases: typeof cases = [
+  ['figure-words', 'reject', reply('Growth', [[['signups'], 'Sign-ups tripled.']])],
+  ['figure-words', 'reject', reply('Growth', [[['refunds'], 'Refunds doubled.']])],
+  ['figure-words', 'reject', reply('Growth', [[['api-calls'], 'API calls doubled.']])],
+  ['figure-words', 'reject', reply('Growth', [[['conversions'], 'Conversions halved.']])],
+  ['figure-words', 'reject', reply('Growth', [[['conversions'], 'Conversions fell by half.']])],
+  ['figure-words', 'reject', reply('Growth', [[['trials'], 'Trials doubled.']])],
+  ['figure-words', 'reject', reply('Growth', [[['signups'], 'Sign-ups are twice as high.']])],
+  [
+    'figure-words',
+    'reject',
+    reply('Growth', [[['plans'], 'In Orders by plan, free is a quarter of the orders.']]),
+  ],
+  [
+    'figure-words',
+    'reject',
+    reply('Growth', [[['plans'], 'In Orders by plan, team is half of the orders.']]),
+  ],
+  [
+    'figure-words',
+    'reject',
+    reply('Growth', [[['plans'], 'In Orders by plan, pro had twice as many orders as free.']]),
+  ],
+  [
+    'figure-words',
+    'reject',
+    reply('Growth', [[['plans'], 'In Orders by plan, team had three times as many orders as free.']]),
+  ],
+  ['forecast', 'reject', reply('Growth', [[['signups'], 'Sign-ups will double again next week.']])],
+  ['negated-direction', 'reject', reply('Growth', [[['signups'], 'Sign-ups did not double.']])],
+  ['negated-direction', 'reject', reply('Growth', [[['conversions'], 'Conversions did not fall.']])],
+  ['negated-direction', 'reject', reply('Growth', [[['signups'], 'Sign-ups did not rise.']])],
+  ['negated-direction', 'reject', reply('Growth', [[['refunds'], 'Refunds did not improve.']])],
+  [
+    'faithful: figure words',
+    'accept',
+    reply('Growth', [[['signups'], 'Sign-ups doubled to 1,984 signups.']]),
+  ],
+  ['faithful: figure words', 'accept', reply('Growth', [[['signups'], 'Sign-ups nearly doubled (+98.4%).']])],
+  [
+    'faithful: figure words',
+    'accept',
+    reply('Growth', [[['refunds'], 'Refunds halved, from 250 to 122 refunds.']]),
+  ],
+  ['faithful: figure words', 'accept', reply('Growth', [[['refunds'], 'Refunds were cut in half.']])],
+  ['faithful: figure words', 'accept', reply('Growth', [[['api-calls'], 'API calls tripled.']])],
+  ['faithful: figure words', 'accept', reply('Growth', [[['conversions'], 'Conversions fell by a third.']])],
+  [
+    'faithful: figure words',
+    'accept',
+    reply('Growth', [[['signups'], 'Sign-ups are twice as high as in the previous window.']]),
+  ],
+  [
+    'faithful: figure words',
+    'accept',
+    reply('Growth', [[['plans'], 'In Orders by plan, pro is half of the orders.']]),
+  ],
+  [
+    'faithful: figure words',
+    'accept',
+    reply('Growth', [[['plans'], 'In Orders by plan, a third of the orders are team.']]),
+  ],
+  [
+    'faithful: figure words',
+    'accept',
+    reply('Growth', [[['plans'], 'In Orders by plan, pro had three times as many orders as free.']]),
+  ],
+  [
+    'faithful: figure words',
+    'accept',
+    reply('Growth', [[['plans'], 'In Orders by plan, team had about twice as many orders as free.']]),
+  ],
+  [
+    'faithful: figure words',
+    'accept',
+    reply('Growth', [[['plans'], 'In Orders by plan, free had half as many orders as team.']]),
+  ],
+  [
+    'faithful: negation',
+    'accept',
+    reply('Growth', [[['trials'], 'Trials did not change (501 trials, previous window 500).']]),
+  ],
+  ['faithful: negation', 'accept', reply('Growth', [[['trials'], 'Trials are unchanged.']])],
+  ['faithful: negation', 'accept', reply('Growth', [[['plans'], 'Orders by plan did not change in total.']])],
+  ['faithful: negation', 'accept', reply('Growth', [[['signups'], 'Sign-ups did not fall; they doubled.']])],
+  ['faithful: negation', 'accept', reply('Growth', [[['refunds'], 'Refunds did not rise.']])],
+  ['faithful: negation', 'accept', reply('Growth', [[['refunds'], 'Refunds did not worsen.']])],
+  ['faithful: negation', 'accept', reply('Growth', [[['conversions'], 'Conversions showed no increase.']])],
+  [
+    'faithful: negation',
+    'accept',
+    reply('Growth', [[['conversions'], 'Conversions did not improve; they fell by a third.']]),
+  ],
+];
+
+function corpusCases(input: string, list: typeof cases, offset = 0): CorpusCase[] {
+  return list.map(([category, expect, r], i) => ({
+    id: `${input}#${offset + i}`,
     category,
     expect,
-    input: 'shop',
+    input,
     reply: r,
-  })),
+  }));
+}
+
+export const HAND_WRITTEN: { inputs: Record<string, EnrichedDashboard>; cases: CorpusCase[] } = {
+  inputs: { shop, growth },
+  cases: [
+    ...corpusCases('shop', cases),
+    ...corpusCases('shop', shopNegation, cases.length),
+    ...corpusCases('growth', growthCases),
+  ],
 };

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
+import { replayWorkerTracing } from '../../src/tracing/temporal';
 
 const dir = join(__dirname, '..', 'replay', 'histories');
 const files = readdirSync(dir).filter((file) => file.endsWith('.json'));
@@ -23,7 +24,12 @@ describe('replay of recorded histories', () => {
     );
     await expect(
       Worker.runReplayHistory(
-        { workflowsPath: require.resolve('../../workflows'), replayName: file },
+        {
+          workflowsPath: require.resolve('../../workflows'),
+          // As in production's bundle: the tracing interceptors must not change how untraced runs replay.
+          ...replayWorkerTracing(),
+          replayName: file,
+        },
         history,
         file.replace(/\.json$/, ''),
       ),

@@ -24,6 +24,8 @@ export function isolatedEnv(env: NodeJS.ProcessEnv = {}): { runId: string; env: 
     PRECIS_TASK_QUEUE: `${runId}-pipeline`,
     PRECIS_LLM_TASK_QUEUE: `${runId}-llm`,
     PRECIS_INGEST_METRICS_PORT: '0',
+    PRECIS_PIPELINE_METRICS_PORT: '0',
+    PRECIS_LLM_WORKER_METRICS_PORT: '0',
     PRECIS_WORKFLOW_ID_PREFIX: `${runId}-dashboard-`,
     PRECIS_LOG_LEVEL: 'warn',
     // Workflows complete as soon as nothing is pending, so tests can await their result; tests of the long-lived

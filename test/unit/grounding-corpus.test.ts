@@ -21,6 +21,11 @@ describe('grounding corpus', () => {
       'invented',
       'injection-echo',
       'wrong-anomaly',
+      'negated-direction',
+      'forecast',
+      'figure-words',
+      'faithful: negation',
+      'faithful: figure words',
     ]) {
       expect(categories).toContain(category);
     }
