@@ -59,15 +59,20 @@ up_temporal() {
 
 # A dev server started by an older precis (its database keeps what it registered) lacks the search attributes added
 # since, and `--search-attribute` only applies when the server starts: register the list on the running server too.
-# Creating one that exists with the same type succeeds, so this is idempotent.
+# One call per attribute: given several names of which one already exists, the server adds none of them and still
+# answers success (seen on server 1.29.1). Creating one that exists with the same type succeeds, so this is
+# idempotent; one that exists with another type fails, and so does `up`, naming it.
 register_search_attributes() {
-  local sa type names
-  for type in $(printf '%s\n' "${TEMPORAL_SEARCH_ATTRIBUTES[@]#*=}" | sort -u); do
-    names=()
-    for sa in "${TEMPORAL_SEARCH_ATTRIBUTES[@]}"; do [[ "${sa#*=}" == "$type" ]] && names+=(--name "${sa%%=*}"); done
-    "$TEMPORAL_BIN" operator search-attribute create "${names[@]}" --type "$type" \
+  local sa
+  for sa in "${TEMPORAL_SEARCH_ATTRIBUTES[@]}"; do
+    "$TEMPORAL_BIN" operator search-attribute create --name "${sa%%=*}" --type "${sa#*=}" \
       --address "127.0.0.1:$TEMPORAL_GRPC_PORT" >/dev/null 2>>"$PRECIS_LOGS/temporal-search-attributes.log" \
-      || die "registering the search attributes (${names[*]}) failed; see $PRECIS_LOGS/temporal-search-attributes.log"
+      || die "registering search attribute $sa failed; see $PRECIS_LOGS/temporal-search-attributes.log"
+  done
+  # Unregistered attributes would stall every run (its workflow task fails until they exist): check, don't trust.
+  local listed; listed=$("$TEMPORAL_BIN" operator search-attribute list --address "127.0.0.1:$TEMPORAL_GRPC_PORT")
+  for sa in "${TEMPORAL_SEARCH_ATTRIBUTES[@]}"; do
+    grep -qw -- "${sa%%=*}" <<<"$listed" || die "search attribute ${sa%%=*} is not registered on the Temporal server"
   done
 }
 
