@@ -114,6 +114,8 @@ export const LEAN_PIPELINE_PATCH = 'lean-pipeline';
  * headline and cost as search attributes and memo (new commands, which runs begun before must not meet on replay).
  */
 export const UI_DETAILS_PATCH = 'ui-details-v1';
+/** An upgrade answered by the fallback model stores that reply instead of dropping it. */
+export const UPGRADE_KEEPS_FALLBACK_PATCH = 'upgrade-keeps-fallback-v1';
 
 /** Stages that only touch Redis, Kafka and CPU: quick, and worth retrying for a while if Redis blips. */
 const STAGE_OPTIONS: LocalActivityOptions = {
@@ -679,7 +681,7 @@ class DashboardRun {
    * model again after growing delays. New events end the wait (their summary is fresh anyway).
    */
   private async upgradeWhenModelIsBack(plan: LlmPlan, made: Made): Promise<void> {
-    const version = made.delivered.version;
+    let version = made.delivered.version;
     const model = plan.model ?? 'the model';
     for (const [index, delayMs] of plan.upgradeDelaysMs.entries()) {
       this.show({ kind: 'upgrading', version, model, nextTryAt: Date.now() + delayMs });
@@ -689,7 +691,15 @@ class DashboardRun {
         { enrichedRef: made.enrichedRef },
         this.ui ? `upgrade degraded version ${version}: summarize again with ${model}` : undefined,
       ).catch(() => null);
-      if (outcome?.kind === 'summary' && !outcome.result.degraded) {
+      if (outcome?.kind !== 'summary') continue;
+      // A fallback model's reply (the primary still failing) is paid for and better than the local summary being
+      // served: store it and keep trying the primary. Before this patch it was thrown away: paid, and used by no
+      // summary (the chaos outage scenario caught such a reply).
+      const keepFallback =
+        outcome.result.degraded &&
+        outcome.result.cacheOutcome !== 'none' &&
+        patched(UPGRADE_KEEPS_FALLBACK_PATCH);
+      if (!outcome.result.degraded || keepFallback) {
         const upgraded = await this.deliver({
           enrichedRef: made.enrichedRef,
           model: outcome,
@@ -699,7 +709,8 @@ class DashboardRun {
           summary: deliverSummary(outcome, 0),
         });
         this.state.lastVersion = upgraded.version;
-        return;
+        if (!outcome.result.degraded) return;
+        version = upgraded.version;
       }
     }
   }

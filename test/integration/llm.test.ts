@@ -525,6 +525,41 @@ describe('through Temporal', () => {
       model: 'gpt-4o',
     });
   });
+  it('an upgrade answered by the fallback model stores that paid reply, then the primary upgrades it', async () => {
+    const config = llmConfig({
+      PRECIS_LLM_PRIMARY_ATTEMPTS: '1',
+      PRECIS_LLM_FALLBACK_MODEL: 'gpt-4o-mini',
+      PRECIS_LLM_UPGRADE_DELAYS_MS: '1000,1000,1000,1000',
+    });
+    await start(config);
+    server.setDefaultFault({ kind: 'status', status: 503 });
+    await signalDashboard(client, config, sre, [{ eventId: 'f1', occurredAt: new Date().toISOString() }]);
+    const store = new SummaryStore(redisFor(config), config.redis.keyPrefix, 10);
+    const local = await eventually(
+      'a local summary',
+      async () => (await store.latest('sre-checkout')) ?? undefined,
+    );
+    expect(local).toMatchObject({ version: 1, degraded: true, model: 'precis-local-extractive-v1' });
+
+    // The first upgrade: the primary fails once more, the fallback answers (a paid reply).
+    const before = server.requests.length;
+    server.setDefaultFault(null);
+    server.enqueue({ kind: 'status', status: 503 });
+    await client.workflow.getHandle(dashboardWorkflowId(config, 'sre-checkout')).result();
+
+    const history = await store.history('sre-checkout', 10);
+    const byVersion = [...history].sort((a, b) => a.version - b.version);
+    expect(byVersion.map((s) => [s.version, s.model, s.degraded])).toEqual([
+      [1, 'precis-local-extractive-v1', true],
+      [2, 'gpt-4o-mini', true],
+      [3, 'gpt-4o', false],
+    ]);
+    // Every reply answered 200 is a stored summary: none bought and dropped.
+    const answered = server.requests
+      .slice(before)
+      .filter((r) => r.outcome.type === 'response' && r.outcome.status === 200);
+    expect(answered.map((r) => (r.body as { model?: string }).model)).toEqual(['gpt-4o-mini', 'gpt-4o']);
+  });
 });
 
 describe('the real OpenAI API', () => {

@@ -170,8 +170,11 @@ export async function noFailedRuns(context: JudgeContext, dashboardIds: readonly
 }
 
 /**
- * Paid model calls (answered 200) ≤ summaries made by a model call (cache outcome `miss`): every other request
- * must have failed (a retry's cause). Requests are matched to the scenario by the dashboard id in their prompt.
+ * Paid model calls (answered 200) ≤ summaries made by a model call (cache outcome `miss`) + repair calls: every
+ * other request must have failed (a retry's cause). A repair call (the stricter prompt after a reply the review
+ * rejected) is the issue's "retry observed": the rejected reply was paid once and produced no summary, the repair
+ * produced it. Requests are matched to the scenario by the dashboard id in their prompt; the detail breaks the
+ * counts down per dashboard so that a miss says where the extra reply went.
  */
 export function modelCallsPaidOnce(
   context: JudgeContext,
@@ -179,14 +182,27 @@ export function modelCallsPaidOnce(
   dashboardIds: readonly string[],
 ): Verdict {
   const requests = context.modelRequests().filter((r) => dashboardIds.some((id) => r.rawBody.includes(id)));
-  const paid = requests.filter((r) => r.outcome.type === 'response' && r.outcome.status === 200).length;
+  const answered = (r: (typeof requests)[number]) =>
+    r.outcome.type === 'response' && r.outcome.status === 200;
+  const isRepair = (r: (typeof requests)[number]) => r.rawBody.includes('Your previous reply was rejected');
+  const paid = requests.filter(answered).length;
+  const repairs = requests.filter((r) => answered(r) && isRepair(r)).length;
   let made = 0;
-  for (const history of observed.summaries.values())
-    made += history.filter((summary) => summary.cacheOutcome === 'miss').length;
+  const perDashboard: string[] = [];
+  for (const id of dashboardIds) {
+    const madeHere = (observed.summaries.get(id) ?? []).filter(
+      (summary) => summary.cacheOutcome === 'miss',
+    ).length;
+    const paidHere = requests.filter((r) => answered(r) && r.rawBody.includes(id)).length;
+    made += madeHere;
+    if (paidHere !== madeHere) perDashboard.push(`${id}: ${paidHere} paid, ${madeHere} made`);
+  }
   const failed = requests.length - paid;
   return verdict(
-    paid <= made,
-    `${requests.length} model requests (${paid} answered 200, ${failed} failed or aborted), ${made} model summaries`,
+    paid <= made + repairs,
+    `${requests.length} model requests (${paid} answered 200 of which ${repairs} repairs, ${failed} failed or aborted), ${made} model summaries${
+      perDashboard.length > 0 ? `; ${perDashboard.join('; ')}` : ''
+    }`,
   );
 }
 
