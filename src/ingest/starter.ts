@@ -18,7 +18,20 @@ export function dashboardWorkflowId(config: Config, dashboardId: string): string
  * Id reuse policy ALLOW_DUPLICATE: a completed run must never block the next change of the same dashboard.
  * Conflict: signal-with-start always joins the open run, which is what folds a burst into one summary.
  */
-function startOptions(config: Config, dashboard: Dashboard) {
+function startOptions(config: Config, dashboard: Dashboard): StartOptions {
+  // Built once per dashboard and configuration, not per hand-over: the static details are markdown that only the
+  // call which starts a run uses, and dashboards do not change while the process runs.
+  const cached = startOptionsCache.get(dashboard);
+  if (cached?.config === config) return cached.options;
+  const options = buildStartOptions(config, dashboard);
+  startOptionsCache.set(dashboard, { config, options });
+  return options;
+}
+
+type StartOptions = ReturnType<typeof buildStartOptions>;
+const startOptionsCache = new WeakMap<Dashboard, { config: Config; options: StartOptions }>();
+
+function buildStartOptions(config: Config, dashboard: Dashboard) {
   const quiet = dashboard.refresh.quietPeriod;
   const maxDelay = dashboard.refresh.maxDelay;
   const quietPeriodMs = quiet ? durationMs(quiet) : config.pipeline.quietPeriodMs;
