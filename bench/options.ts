@@ -16,6 +16,7 @@
  *   BENCH_MODEL_CALLS_S
  *   BENCH_DRAIN_S              longest wait for the pipeline to catch up after a scenario's load
  *   BENCH_TEMPORAL_ADDRESS / BENCH_TEMPORAL_UI_URL   another Temporal than the local dev server (see benchTemporalEnv)
+ *   BENCH_CPU_PROFILE_DIR     every process under test writes V8 CPU profiles (.cpuprofile, one per thread) there
  */
 import { join } from 'node:path';
 import type { LaunchMode } from './processes';

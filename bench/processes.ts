@@ -21,12 +21,22 @@ export type LaunchMode = 'dist' | 'source';
 
 /** An entry point, as a path from the repo root without extension (`workers/pipeline`). */
 export function entryCommand(mode: LaunchMode, entry: string): { command: string; args: string[] } {
+  const node = [...profilingArgs()];
   if (mode === 'dist') {
     const file = join(REPO_ROOT, 'dist', `${entry}.js`);
     if (!existsSync(file)) throw new Error(`${file} is missing: build first (tsc -p tsconfig.build.json)`);
-    return { command: process.execPath, args: [file] };
+    return { command: process.execPath, args: [...node, file] };
   }
-  return { command: process.execPath, args: ['--import', 'tsx', join(REPO_ROOT, `${entry}.ts`)] };
+  return { command: process.execPath, args: [...node, '--import', 'tsx', join(REPO_ROOT, `${entry}.ts`)] };
+}
+
+/**
+ * BENCH_CPU_PROFILE_DIR=dir: every process under test writes V8 CPU profiles (one per thread) there when it exits,
+ * to find where a scenario's CPU goes. Node refuses --cpu-prof in NODE_OPTIONS, hence arguments.
+ */
+function profilingArgs(): string[] {
+  const dir = process.env.BENCH_CPU_PROFILE_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }
 
 /** A free TCP port on 127.0.0.1 (asked from the kernel, then released for the child to bind). */

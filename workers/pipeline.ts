@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { WORKFLOW_BUNDLE_FILE } from '../scripts/bundle-workflows';
+import { TRACED_WORKFLOW_BUNDLE_FILE, WORKFLOW_BUNDLE_FILE } from '../scripts/bundle-workflows';
 import { createKafka, createProducer, createRedis, ensureTopics } from '../src/clients';
 import type { Config } from '../src/config';
 import { OutboxDrainer, PublishOutbox } from '../src/delivery/outbox';
@@ -25,11 +25,12 @@ import { startTracing } from '../src/tracing/provider';
 import { pipelineWorkerTracing } from '../src/tracing/temporal';
 
 /**
- * The bundle `npm run build` made (dist/workflow-bundle.js) when there is one: no webpack at start-up, and its peak
- * memory stays out of the worker. From sources (tests, tsx) the worker bundles the workflows itself.
+ * The bundle `npm run build` made when there is one: no webpack at start-up, and its peak memory stays out of the
+ * worker. With tracing off the bundle without OpenTelemetry's workflow interceptors (scripts/bundle-workflows.ts).
+ * From sources (tests, tsx) the worker bundles the workflows itself.
  */
-function workflowCode(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  const bundle = join(__dirname, '..', WORKFLOW_BUNDLE_FILE);
+function workflowCode(traced: boolean): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const bundle = join(__dirname, '..', traced ? TRACED_WORKFLOW_BUNDLE_FILE : WORKFLOW_BUNDLE_FILE);
   return existsSync(bundle)
     ? { workflowBundle: { codePath: bundle } }
     : { workflowsPath: require.resolve('../workflows') };
@@ -60,7 +61,7 @@ export async function buildPipelineWorker(config: Config, logger: Logger): Promi
     historyDepth: config.redis.summaryHistory,
   });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const code = workflowCode();
+  const code = workflowCode(tracing.enabled);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,

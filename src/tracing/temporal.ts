@@ -57,9 +57,10 @@ export function activityWorkerTracing(tracing: Tracing): Pick<WorkerOptions, 'in
 
 /**
  * The pipeline worker's tracing: activity spans, and the sink through which the workflow sandbox hands out its
- * spans. The sink is registered with tracing off too (spans dropped): a workflow started by a traced ingest still
- * reports spans when it runs on a worker that does not trace. `bundling`: the worker bundles the workflows itself
- * (from sources), so the interceptors module must be named; a prebuilt bundle already contains it.
+ * spans. With tracing off the workflow code has no interceptors (the bundle without OpenTelemetry, see
+ * scripts/bundle-workflows.ts): a run started by a traced ingest then makes no workflow spans on this worker, and
+ * its commands are the same, so it replays either way. `bundling`: the worker bundles the workflows itself (from
+ * sources), so the interceptors module must be named; a prebuilt bundle is chosen by the caller.
  */
 export function pipelineWorkerTracing(
   tracing: Tracing,
@@ -69,7 +70,7 @@ export function pipelineWorkerTracing(
     sinks: workflowSpanSinks(tracing),
     interceptors: {
       ...(tracing.enabled ? { activity: activityInterceptors() } : {}),
-      ...(bundling ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
+      ...(bundling && tracing.enabled ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
     },
   };
 }

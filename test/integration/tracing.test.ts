@@ -286,6 +286,18 @@ describe('with tracing on (PRECIS_TRACING=otlp), as separate processes', () => {
       ).resolves.toBeUndefined();
     }
   });
+
+  it('replays a traced run on a worker with tracing off, whose workflow code has no interceptors', async () => {
+    for (const dashboardId of [SINGLE, BATCHED]) {
+      const history = await workflowOf(temporal.client, config, dashboardId).fetchHistory();
+      await expect(
+        Worker.runReplayHistory(
+          { workflowsPath: require.resolve('../../workflows'), replayName: `${dashboardId}-untraced` },
+          history,
+        ),
+      ).resolves.toBeUndefined();
+    }
+  });
 });
 
 describe('with tracing off (the default)', () => {
