@@ -91,6 +91,28 @@ export interface CollectedRef {
 
 export type WidgetOutcome = { widgetId: string; ref: string } | { widgetId: string; failed: string };
 
+/** What `gather` needs: the run's instant, and the inline data the waiting changes carried. */
+export interface GatherInput {
+  dashboardId: string;
+  /** The instant to collect up to; decided by the workflow so that a retry asks for the same data. */
+  asOf: string;
+  /** Events handed over whole (eventsArrived), for inline widgets. */
+  events: PendingEvent[];
+  /** The freshest inline data of earlier changes, and the references of the waiting hand-overs' inline data. */
+  inlineBase?: string;
+  inlineRefs: string[];
+}
+
+/** A widget `gather` could not collect: `retryable` when a later attempt may succeed (the workflow retries it). */
+export type GatheredWidget = WidgetOutcome | { widgetId: string; failed: string; retryable: boolean };
+
+/** The run's plan, the merged inline data, and every widget collected or failed. */
+export interface Gathered {
+  plan: RunPlan;
+  inlineRef?: string;
+  widgets: GatheredWidget[];
+}
+
 export interface CleanInput {
   dashboardId: string;
   asOf: string;
@@ -102,8 +124,13 @@ export interface CleanOutput {
   report: CleanReport;
 }
 
-/** Prepare reads what clean reads: the collected widgets of one run. */
-export type PrepareInput = CleanInput;
+/**
+ * Prepare reads what clean reads: the collected widgets of one run. With `deliver`, it also delivers when no model
+ * call is needed (no model configured, or the latest summary still holds): one step instead of two.
+ */
+export interface PrepareInput extends CleanInput {
+  deliver?: Omit<DeliverInput, 'dashboardId' | 'enrichedRef' | 'model'>;
+}
 
 /** Clean and enrich, done: the model input by reference, and what the workflow needs to know of it. */
 export interface Prepared {
@@ -112,6 +139,8 @@ export interface Prepared {
   dataAsOf: string;
   /** With a model configured: the latest summary still holds (unchanged or immaterial input), skip the model. */
   reuse?: SummarizeOutcome & { kind: 'skip' };
+  /** Asked to deliver and no model call was needed: what was delivered (the model stage and deliver are skipped). */
+  delivered?: Delivered;
 }
 
 export interface DeliverInput {
@@ -245,6 +274,141 @@ export function createActivities(deps: ActivityDeps) {
     return dashboard;
   }
 
+  function plan(dashboard: Dashboard): RunPlan {
+    return {
+      title: dashboard.title,
+      widgets: dashboard.widgets.map((w) => ({ widgetId: w.id, title: w.title, source: w.source.type })),
+      llm: deps.llmPlan,
+      idleTimeoutMs: deps.idleTimeoutMs,
+      summariesPerRun: deps.summariesPerRun,
+      runRetry: deps.runRetry,
+    };
+  }
+
+  async function mergeInlineRefs(base: string | undefined, refs: string[]): Promise<string> {
+    try {
+      const layers = await Promise.all(
+        [...(base ? [base] : []), ...refs].map((ref) => deps.blobs.get<InlineData>(ref)),
+      );
+      return await deps.blobs.put(mergeInlineData(layers));
+    } catch (error) {
+      toFailure(error);
+    }
+  }
+
+  /** Collects one widget into the blob store; failures are Temporal failures that say whether to retry. */
+  async function collectOne(dashboard: Dashboard, input: CollectWidgetInput): Promise<CollectedRef> {
+    const widget = dashboard.widgets.find((w) => w.id === input.widgetId);
+    if (!widget)
+      throw ApplicationFailure.nonRetryable(
+        `widget "${input.widgetId}" is not on the dashboard`,
+        'UnknownWidget',
+      );
+    const context = Context.current();
+    const asOf = new Date(input.asOf);
+    let data: WidgetData;
+    try {
+      const inline = input.inlineRef ? inlineEvents(await deps.blobs.get<InlineData>(input.inlineRef)) : [];
+      data = await timed('collect', () =>
+        collectWidgetData(deps.connectors, widget, {
+          widget,
+          asOf,
+          from: new Date(widgetWindow(widget, asOf).from),
+          resolutionMs: durationMs(widget.resolution),
+          events: [...inline, ...input.events],
+          signal: context.cancellationSignal,
+          // A local activity has no heartbeat: its workflow task is kept alive instead.
+          heartbeat: (details) => {
+            if (!context.info.isLocal) context.heartbeat(details);
+          },
+        }),
+      );
+    } catch (error) {
+      toFailure(error);
+    }
+    const collected: CollectedWidget = { widgetId: widget.id, status: 'ok', data };
+    return {
+      widgetId: widget.id,
+      ref: await deps.blobs.put(collected),
+      series: data.series.length,
+      points: data.series.reduce((total, s) => total + s.points.length, 0),
+    };
+  }
+
+  /** One widget of `gather`: collected, or failed with whether a retry may help (decided where it was thrown). */
+  async function gatherOne(dashboard: Dashboard, input: CollectWidgetInput): Promise<GatheredWidget> {
+    try {
+      const { widgetId, ref } = await collectOne(dashboard, input);
+      return { widgetId, ref };
+    } catch (error) {
+      const nonRetryable = error instanceof ApplicationFailure && error.nonRetryable;
+      const failed = error instanceof Error ? error.message : String(error);
+      return { widgetId: input.widgetId, failed, retryable: !nonRetryable };
+    }
+  }
+
+  /** Stores what the model stage decided, or summarizes locally; an unchanged input only extends freshness. */
+  async function deliverEnriched(
+    input: DeliverInput,
+    enriched: EnrichedDashboard,
+    decided?: SummarizeOutcome & { kind: 'skip' },
+  ): Promise<Delivered> {
+    const outcome: SummarizeOutcome =
+      decided ??
+      (input.model === undefined
+        ? await timed('summarize', () =>
+            deps.summarizer.summarize(enriched, {
+              attempt: 1,
+              firstScheduledMs: Date.now(),
+              signal: Context.current().cancellationSignal,
+            }),
+          )
+        : input.model.kind === 'failed'
+          ? {
+              kind: 'summary',
+              result: localFallback(enriched, `model stage failed: ${input.model.reason}`),
+            }
+          : input.model);
+    const eventIds = input.events.eventIds.slice(-NEWEST_EVENT_IDS);
+    if (outcome.kind === 'skip') {
+      const [, kept] = await Promise.all([
+        deps.store.touch(input.dashboardId, {
+          version: outcome.version,
+          checkedAt: new Date().toISOString(),
+          dataAsOf: enriched.dataAsOf,
+          cause: outcome.cause,
+          eventIds,
+          eventCount: input.events.count,
+        }),
+        // For the Temporal UI: a run that only confirmed the summary still names what it confirmed.
+        deps.store.latest(input.dashboardId),
+      ]);
+      deps.metrics?.delivered({ kind: 'reused' }, input.events.oldestOccurredAt);
+      return {
+        kind: 'touched',
+        version: outcome.version,
+        cause: outcome.cause,
+        ...(kept?.version === outcome.version ? { headline: kept.headline, model: kept.model } : {}),
+      };
+    }
+    const { result } = outcome;
+    const summary = await timed('store', () => storeAndPublish(input, enriched, result, eventIds));
+    deps.metrics?.delivered(
+      { kind: 'stored', model: result.model, degraded: result.degraded, upgrade: input.upgrade === true },
+      input.events.oldestOccurredAt,
+    );
+    return {
+      kind: 'stored',
+      version: summary.version,
+      model: result.model,
+      degraded: result.degraded,
+      headline: summary.headline,
+      degradedReason: result.degradedReason,
+      costUsd: result.usage.costUsd,
+      cacheOutcome: result.cacheOutcome,
+    };
+  }
+
   return {
     /** Which widgets to collect and from what kind of source (cheap; run as a local activity). */
     async planCollection(dashboardId: string): Promise<CollectionPlan> {
@@ -256,42 +420,31 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Collects one widget, so that a slow or failing source is retried alone. */
     async collectWidget(input: CollectWidgetInput): Promise<CollectedRef> {
+      return collectOne(dashboardOrFail(input.dashboardId), input);
+    },
+
+    /**
+     * The first steps of a summary in one local activity (each step scheduled by the workflow costs it a round of
+     * CPU on the worker): the plan, the merged inline data, and every widget collected in parallel. A widget that
+     * fails is reported, not thrown: the workflow retries the retryable ones alone (collectWidget).
+     */
+    async gather(input: GatherInput): Promise<Gathered> {
       const dashboard = dashboardOrFail(input.dashboardId);
-      const widget = dashboard.widgets.find((w) => w.id === input.widgetId);
-      if (!widget)
-        throw ApplicationFailure.nonRetryable(
-          `widget "${input.widgetId}" is not on the dashboard`,
-          'UnknownWidget',
-        );
-      const context = Context.current();
-      const asOf = new Date(input.asOf);
-      let data: WidgetData;
-      try {
-        const inline = input.inlineRef ? inlineEvents(await deps.blobs.get<InlineData>(input.inlineRef)) : [];
-        data = await timed('collect', () =>
-          collectWidgetData(deps.connectors, widget, {
-            widget,
-            asOf,
-            from: new Date(widgetWindow(widget, asOf).from),
-            resolutionMs: durationMs(widget.resolution),
-            events: [...inline, ...input.events],
-            signal: context.cancellationSignal,
-            // A local activity has no heartbeat: its workflow task is kept alive instead.
-            heartbeat: (details) => {
-              if (!context.info.isLocal) context.heartbeat(details);
-            },
-          }),
-        );
-      } catch (error) {
-        toFailure(error);
-      }
-      const collected: CollectedWidget = { widgetId: widget.id, status: 'ok', data };
-      return {
-        widgetId: widget.id,
-        ref: await deps.blobs.put(collected),
-        series: data.series.length,
-        points: data.series.reduce((total, s) => total + s.points.length, 0),
-      };
+      const inlineRef =
+        input.inlineRefs.length > 0 ? await mergeInlineRefs(input.inlineBase, input.inlineRefs) : input.inlineBase;
+      const widgets = await Promise.all(
+        dashboard.widgets.map((widget) => {
+          const inline = widget.source.type === 'inline';
+          return gatherOne(dashboard, {
+            dashboardId: dashboard.id,
+            widgetId: widget.id,
+            asOf: input.asOf,
+            events: inline ? input.events : [],
+            ...(inline && inlineRef ? { inlineRef } : {}),
+          });
+        }),
+      );
+      return { plan: plan(dashboard), ...(inlineRef ? { inlineRef } : {}), widgets };
     },
 
     /** Runs of older precis versions: cleans alone (today's runs clean and enrich in one `prepare`). */
@@ -320,39 +473,29 @@ export function createActivities(deps: ActivityDeps) {
 
     /** The widgets to collect, and where model calls go (this worker's configuration). */
     async planRun(dashboardId: string): Promise<RunPlan> {
-      const dashboard = dashboardOrFail(dashboardId);
-      return {
-        title: dashboard.title,
-        widgets: dashboard.widgets.map((w) => ({ widgetId: w.id, title: w.title, source: w.source.type })),
-        llm: deps.llmPlan,
-        idleTimeoutMs: deps.idleTimeoutMs,
-        summariesPerRun: deps.summariesPerRun,
-        runRetry: deps.runRetry,
-      };
+      return plan(dashboardOrFail(dashboardId));
     },
 
     /** Folds new inline data into what the dashboard's events carried before; returns the merged reference. */
     async mergeInline(input: { base?: string; refs: string[] }): Promise<string> {
-      try {
-        const layers = await Promise.all(
-          [...(input.base ? [input.base] : []), ...input.refs].map((ref) => deps.blobs.get<InlineData>(ref)),
-        );
-        return await deps.blobs.put(mergeInlineData(layers));
-      } catch (error) {
-        toFailure(error);
-      }
+      return mergeInlineRefs(input.base, input.refs);
     },
 
-    /** Clean and enrich in one step (CPU and Redis only): the model input is stored, the workflow gets its ref. */
+    /**
+     * Clean and enrich in one step (CPU and Redis only): the model input is stored, the workflow gets its ref. Asked
+     * to deliver, it also delivers when no model call is needed: summarized locally, or the latest summary kept.
+     */
     async prepare(input: PrepareInput): Promise<Prepared> {
       const dashboard = dashboardOrFail(input.dashboardId);
+      let prepared: Prepared;
+      let enriched: EnrichedDashboard;
       try {
         const cleaned = await cleanCollected(dashboard, input);
-        const enriched = await timed('enrich', () =>
+        enriched = await timed('enrich', () =>
           enrichDashboard(dashboard, cleaned, { tokenBudget: deps.tokenBudget }),
         );
         const reuse = deps.llmPlan.enabled ? await deps.summarizer.reusable(enriched) : null;
-        return {
+        prepared = {
           enrichedRef: await deps.blobs.put(enriched),
           inputHash: enriched.inputHash,
           dataAsOf: enriched.dataAsOf,
@@ -361,6 +504,9 @@ export function createActivities(deps: ActivityDeps) {
       } catch (error) {
         toFailure(error);
       }
+      if (!input.deliver || (deps.llmPlan.enabled && !prepared.reuse)) return prepared;
+      const request = { ...input.deliver, dashboardId: dashboard.id, enrichedRef: prepared.enrichedRef };
+      return { ...prepared, delivered: await deliverEnriched(request, enriched, prepared.reuse) };
     },
 
     /**
@@ -374,59 +520,7 @@ export function createActivities(deps: ActivityDeps) {
       } catch (error) {
         toFailure(error);
       }
-      const outcome: SummarizeOutcome =
-        input.model === undefined
-          ? await timed('summarize', () =>
-              deps.summarizer.summarize(enriched, {
-                attempt: 1,
-                firstScheduledMs: Date.now(),
-                signal: Context.current().cancellationSignal,
-              }),
-            )
-          : input.model.kind === 'failed'
-            ? {
-                kind: 'summary',
-                result: localFallback(enriched, `model stage failed: ${input.model.reason}`),
-              }
-            : input.model;
-      const eventIds = input.events.eventIds.slice(-NEWEST_EVENT_IDS);
-      if (outcome.kind === 'skip') {
-        const [, kept] = await Promise.all([
-          deps.store.touch(input.dashboardId, {
-            version: outcome.version,
-            checkedAt: new Date().toISOString(),
-            dataAsOf: enriched.dataAsOf,
-            cause: outcome.cause,
-            eventIds,
-            eventCount: input.events.count,
-          }),
-          // For the Temporal UI: a run that only confirmed the summary still names what it confirmed.
-          deps.store.latest(input.dashboardId),
-        ]);
-        deps.metrics?.delivered({ kind: 'reused' }, input.events.oldestOccurredAt);
-        return {
-          kind: 'touched',
-          version: outcome.version,
-          cause: outcome.cause,
-          ...(kept?.version === outcome.version ? { headline: kept.headline, model: kept.model } : {}),
-        };
-      }
-      const { result } = outcome;
-      const summary = await timed('store', () => storeAndPublish(input, enriched, result, eventIds));
-      deps.metrics?.delivered(
-        { kind: 'stored', model: result.model, degraded: result.degraded, upgrade: input.upgrade === true },
-        input.events.oldestOccurredAt,
-      );
-      return {
-        kind: 'stored',
-        version: summary.version,
-        model: result.model,
-        degraded: result.degraded,
-        headline: summary.headline,
-        degradedReason: result.degradedReason,
-        costUsd: result.usage.costUsd,
-        cacheOutcome: result.cacheOutcome,
-      };
+      return deliverEnriched(input, enriched);
     },
 
     /** Runs of older precis versions: the last rung, when the LLM queue could not produce anything at all. */

@@ -16,7 +16,15 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, Delivered, DeliverInput, RunPlan, RunRetry, WidgetOutcome } from '../activities';
+import type {
+  Activities,
+  Delivered,
+  DeliverInput,
+  GatheredWidget,
+  RunPlan,
+  RunRetry,
+  WidgetOutcome,
+} from '../activities';
 import type { LlmActivities } from '../activities/llm';
 import type { EventsHandover, PendingEvent } from '../src/domain/event';
 import { NEWEST_EVENT_IDS } from '../src/domain/limits';
@@ -121,6 +129,13 @@ export const UI_WITHOUT_MEMO_PATCH = 'ui-without-memo-v1';
 /** Runs that write their outcome search attributes at most every OUTCOME_WRITE_INTERVAL_MS while busy. */
 export const UI_OUTCOME_THROTTLE_PATCH = 'ui-outcome-throttle-v1';
 const OUTCOME_WRITE_INTERVAL_MS = 30_000;
+/**
+ * Runs that make a summary in two local activities instead of five or more: `gather` (plan, inline data, every
+ * widget) and `prepare` (clean, enrich and, when no model call is needed, deliver). Each step the workflow schedules
+ * costs the pipeline worker a round of workflow-sandbox CPU; under the benchmark's throughput load the worker was
+ * the saturated process. A widget that fails is still retried alone (collectWidget), and only then reported missing.
+ */
+export const GATHER_PATCH = 'gather-v1';
 
 /** Stages that only touch Redis, Kafka and CPU: quick, and worth retrying for a while if Redis blips. */
 const STAGE_OPTIONS: LocalActivityOptions = {
@@ -149,6 +164,20 @@ const COLLECT_OPTIONS: LocalActivityOptions = {
   },
 };
 const { collectWidget } = proxyLocalActivities<Activities>(COLLECT_OPTIONS);
+
+/** Collects every widget at once: as long as one widget may take, retried like a stage if Redis blips. */
+const GATHER_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: COLLECT_OPTIONS.startToCloseTimeout,
+  retry: STAGE_OPTIONS.retry,
+};
+const { gather } = proxyLocalActivities<Activities>(GATHER_OPTIONS);
+
+/** A widget `gather` could not collect is tried again alone: this long after, then as COLLECT_OPTIONS backs off. */
+const COLLECT_RETRY_DELAY_MS = 1_000;
+const COLLECT_RETRY_OPTIONS: LocalActivityOptions = {
+  ...COLLECT_OPTIONS,
+  retry: { ...COLLECT_OPTIONS.retry, maximumAttempts: (COLLECT_OPTIONS.retry?.maximumAttempts ?? 4) - 1 },
+};
 
 /**
  * Model calls run on their own task queue. The activity owns the ladder; Temporal owns the retries of the
@@ -257,6 +286,31 @@ function deliverSummary(model: DeliverInput['model'], widgets: number): string {
     case 'summary':
       return `store and publish the summary by ${model.result.model}${model.result.degraded ? ' (degraded)' : ''}`;
   }
+}
+
+/** What `gather` does for this run, in a line for the Temporal UI (the widgets are named once a plan is known). */
+function gatherSummary(dashboardId: string, plan: RunPlan | null, inlineHandovers: number): string {
+  const inline = inlineHandovers > 0 ? ` with the inline data of ${plural(inlineHandovers, 'hand-over')}` : '';
+  if (!plan) return `plan the summary of ${dashboardId} and collect its widgets${inline}`;
+  const widgets = plan.widgets.map((w) => `${w.title} (${w.source})`).join(', ');
+  return `collect ${widgets}${inline}`;
+}
+
+/** The waiting changes as the deliver step records them. */
+function pendingEvents(changes: PendingChanges): DeliverInput['events'] {
+  return {
+    count: changes.count,
+    eventIds: changes.eventIds,
+    ...(changes.oldestOccurredAt ? { oldestOccurredAt: changes.oldestOccurredAt } : {}),
+  };
+}
+
+/** A run that collected nothing has nothing to summarize: it fails, and its events wait for the next attempt. */
+function failWhenNothingCollected(outcomes: WidgetOutcome[]): void {
+  const failures = outcomes.filter((o) => 'failed' in o);
+  if (failures.length < outcomes.length) return;
+  const reasons = failures.map((o) => `${o.widgetId}: ${'failed' in o ? o.failed : ''}`).join('; ');
+  throw ApplicationFailure.nonRetryable(`every widget failed to collect (${reasons})`, COLLECTION_FAILED);
 }
 
 class DashboardRun {
@@ -401,11 +455,14 @@ class DashboardRun {
       this.state.pending = 0;
       this.state.status = 'summarizing';
       try {
-        const plan = await this.planRun();
-        idleTimeoutMs = plan.idleTimeoutMs;
-        retry = plan.runRetry ?? retry;
-        summariesPerRun = plan.summariesPerRun;
-        const made = await this.summarize(plan, changes);
+        const usePlan = (plan: RunPlan): void => {
+          idleTimeoutMs = plan.idleTimeoutMs;
+          retry = plan.runRetry ?? retry;
+          summariesPerRun = plan.summariesPerRun;
+        };
+        const { plan, made } = patched(GATHER_PATCH)
+          ? await this.gatherAndSummarize(changes, usePlan)
+          : await this.planAndSummarize(changes, usePlan);
         failedAttempts = 0;
         delete this.state.failure;
         this.showStatus('active');
@@ -523,6 +580,126 @@ class DashboardRun {
     }
   }
 
+  /** Runs begun before GATHER_PATCH: a local activity per stage and per widget. */
+  private async planAndSummarize(
+    changes: PendingChanges,
+    usePlan: (plan: RunPlan) => void,
+  ): Promise<{ plan: RunPlan; made: Made }> {
+    const plan = await this.planRun();
+    usePlan(plan);
+    return { plan, made: await this.summarize(plan, changes) };
+  }
+
+  /**
+   * A summary in as few steps as the data allows: `gather` plans and collects every widget, the widgets it could not
+   * collect are tried again alone, `prepare` cleans, enriches and, when no model call is needed, delivers. Only a
+   * model call adds the model stage and a `deliver`.
+   */
+  private async gatherAndSummarize(
+    changes: PendingChanges,
+    usePlan: (plan: RunPlan) => void,
+  ): Promise<{ plan: RunPlan; made: Made }> {
+    const { dashboardId } = this.input;
+    const asOf = new Date().toISOString();
+    const known = this.plan;
+    this.show({ kind: 'collecting', widgets: known?.widgets.length ?? 0 });
+    const gathered = await gather.executeWithOptions(
+      this.summarized(GATHER_OPTIONS, gatherSummary(dashboardId, known, changes.inlineRefs.length)),
+      [
+        {
+          dashboardId,
+          asOf,
+          events: changes.events,
+          ...(this.inlineRef ? { inlineBase: this.inlineRef } : {}),
+          inlineRefs: changes.inlineRefs,
+        },
+      ],
+    );
+    const plan = gathered.plan;
+    this.plan = plan;
+    usePlan(plan);
+    if (gathered.inlineRef) this.inlineRef = gathered.inlineRef;
+    const widgets = await this.collectFailedAgain(plan, gathered.widgets, asOf, changes);
+    const total = widgets.length;
+    const collected = widgets.filter((w) => 'ref' in w).length;
+    const counted = collected === total ? plural(total, 'widget') : `${collected} of ${plural(total, 'widget')}`;
+    this.show({ kind: 'preparing', widgets: collected });
+    const events = pendingEvents(changes);
+    const iteration = `${this.state.summariesMade}`;
+    const prepared = await prepare.executeWithOptions(
+      this.summarized(
+        STAGE_OPTIONS,
+        plan.llm.enabled
+          ? `clean and enrich ${counted}, keep the latest summary if they did not change`
+          : `clean, enrich and summarize ${counted} locally, store and publish`,
+      ),
+      [{ dashboardId, asOf, widgets, deliver: this.deliveryOf(events, iteration) }],
+    );
+    if (prepared.delivered) {
+      this.showDelivered(prepared.delivered, false);
+      return { plan, made: { delivered: prepared.delivered, enrichedRef: prepared.enrichedRef, events } };
+    }
+    const modelName = plan.llm.model ?? 'the model';
+    this.show({ kind: 'summarizing', widgets: collected, model: modelName });
+    const model = await summarizeWithModel(
+      plan.llm,
+      { enrichedRef: prepared.enrichedRef },
+      this.ui ? `summarize ${plural(collected, 'widget')} with ${modelName}` : undefined,
+    ).catch((error: unknown) => ({ kind: 'failed' as const, reason: failureReason(error) }));
+    const delivered = await this.deliver({
+      enrichedRef: prepared.enrichedRef,
+      model,
+      events,
+      iteration,
+      summary: deliverSummary(model, collected),
+    });
+    return { plan, made: { delivered, enrichedRef: prepared.enrichedRef, events } };
+  }
+
+  /**
+   * Widgets `gather` could not collect for a reason that may pass are collected again, each alone, after a short
+   * delay and with backoff; only a dashboard whose every widget failed fails the run.
+   */
+  private async collectFailedAgain(
+    plan: RunPlan,
+    gathered: GatheredWidget[],
+    asOf: string,
+    changes: PendingChanges,
+  ): Promise<WidgetOutcome[]> {
+    const { dashboardId } = this.input;
+    let outcomes: WidgetOutcome[] = gathered.map((w) =>
+      'ref' in w ? { widgetId: w.widgetId, ref: w.ref } : { widgetId: w.widgetId, failed: w.failed },
+    );
+    const again = plan.widgets.filter(({ widgetId }) =>
+      gathered.some((w) => w.widgetId === widgetId && 'retryable' in w && w.retryable),
+    );
+    if (again.length > 0) {
+      this.show({ kind: 'collecting', widgets: again.length });
+      await sleep(COLLECT_RETRY_DELAY_MS);
+      const retried = await Promise.all(
+        again.map(({ widgetId, title, source }) =>
+          collectWidget
+            .executeWithOptions({ ...COLLECT_RETRY_OPTIONS, summary: `collect ${title} (${source}) again` }, [
+              {
+                dashboardId,
+                widgetId,
+                asOf,
+                events: source === 'inline' ? changes.events : [],
+                ...(source === 'inline' && this.inlineRef ? { inlineRef: this.inlineRef } : {}),
+              },
+            ])
+            .then(
+              ({ ref }): WidgetOutcome => ({ widgetId, ref }),
+              (error: unknown): WidgetOutcome => ({ widgetId, failed: failureReason(error) }),
+            ),
+        ),
+      );
+      outcomes = outcomes.map((o) => retried.find((r) => r.widgetId === o.widgetId) ?? o);
+    }
+    failWhenNothingCollected(outcomes);
+    return outcomes;
+  }
+
   private async summarize(plan: RunPlan, changes: PendingChanges): Promise<Made> {
     const { dashboardId } = this.input;
     const asOf = new Date().toISOString();
@@ -558,11 +735,7 @@ class DashboardRun {
         this.ui ? `summarize ${plural(collected, 'widget')} with ${modelName}` : undefined,
       ).catch((error: unknown) => ({ kind: 'failed' as const, reason: failureReason(error) }));
     } else this.show({ kind: 'summarizing', widgets: collected, model: null });
-    const events = {
-      count: changes.count,
-      eventIds: changes.eventIds,
-      ...(changes.oldestOccurredAt ? { oldestOccurredAt: changes.oldestOccurredAt } : {}),
-    };
+    const events = pendingEvents(changes);
     const delivered = await this.deliver({
       enrichedRef: prepared.enrichedRef,
       model,
@@ -599,11 +772,7 @@ class DashboardRun {
           ),
       ),
     );
-    const failures = outcomes.filter((o) => 'failed' in o);
-    if (failures.length === outcomes.length) {
-      const reasons = failures.map((o) => `${o.widgetId}: ${'failed' in o ? o.failed : ''}`).join('; ');
-      throw ApplicationFailure.nonRetryable(`every widget failed to collect (${reasons})`, COLLECTION_FAILED);
-    }
+    failWhenNothingCollected(outcomes);
     return outcomes;
   }
 
@@ -613,25 +782,42 @@ class DashboardRun {
       summary: string;
     },
   ): Promise<Delivered> {
-    const info = workflowInfo();
     this.show({ kind: 'delivering' });
+    const { events, ...delivery } = this.deliveryOf(request.events, request.iteration, request.upgrade);
     const delivered = await deliver.executeWithOptions(this.summarized(STAGE_OPTIONS, request.summary), [
       {
         dashboardId: this.input.dashboardId,
         enrichedRef: request.enrichedRef,
         ...(request.model ? { model: request.model } : {}),
-        events: request.events,
-        ...(request.upgrade ? { upgrade: true } : {}),
-        // The events are part of the key: a workflow task retried with more events (a signal that arrived while the
-        // first attempt ran) stores a summary of them instead of being answered with the first attempt's.
-        idempotencyKey: `${info.workflowId}/${info.runId}/${request.iteration}/${request.events.count}:${request.events.eventIds.at(-1) ?? ''}`,
-        workflowId: info.workflowId,
-        runId: info.runId,
+        events,
+        ...delivery,
       },
     ]);
-    if (this.ui) this.showOutcome(delivered, request.upgrade ?? false);
-    else if (delivered.kind === 'stored') this.showModel(delivered.model, delivered.degraded);
+    this.showDelivered(delivered, request.upgrade ?? false);
     return delivered;
+  }
+
+  /** Where and under which key a summary of these events is delivered: the same on every retry of one summary. */
+  private deliveryOf(
+    events: DeliverInput['events'],
+    iteration: string,
+    upgrade?: boolean,
+  ): Omit<DeliverInput, 'dashboardId' | 'enrichedRef' | 'model'> {
+    const info = workflowInfo();
+    return {
+      events,
+      ...(upgrade ? { upgrade: true } : {}),
+      // The events are part of the key: a workflow task retried with more events (a signal that arrived while the
+      // first attempt ran) stores a summary of them instead of being answered with the first attempt's.
+      idempotencyKey: `${info.workflowId}/${info.runId}/${iteration}/${events.count}:${events.eventIds.at(-1) ?? ''}`,
+      workflowId: info.workflowId,
+      runId: info.runId,
+    };
+  }
+
+  private showDelivered(delivered: Delivered, upgrade: boolean): void {
+    if (this.ui) this.showOutcome(delivered, upgrade);
+    else if (delivered.kind === 'stored') this.showModel(delivered.model, delivered.degraded);
   }
 
   /**

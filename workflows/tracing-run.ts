@@ -4,8 +4,8 @@
  *
  * A traced run has Temporal's spans (RunWorkflow, HandleSignal per hand-over, StartActivity per activity), made
  * inside the sandbox and handed out through the `exporter` sink, and one `precis.summary` span per summary attempt:
- * from planRun to the end of deliver, with every activity of the attempt under it. A summary folds the hand-overs
- * that arrived since the previous one, so the summary span is a child of the first of them (it continues that
+ * from gather (planRun in runs begun before gather-v1) to the end of deliver, or of prepare when it delivered, with
+ * every activity of the attempt under it. A summary folds the hand-overs that arrived since the previous one, so the summary span is a child of the first of them (it continues that
  * event's trace: one event, one trace, from ingest to store) and links every other hand-over and, when it is in
  * another trace, the workflow run. An attempt that makes no summary passes its hand-overs on to the next attempt,
  * as the workflow puts its events back.
@@ -41,9 +41,13 @@ import { workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { eventsArrivedSignal, eventsHandedOverSignal } from './signals';
 
-/** The activity that opens a summary attempt, and the one whose end closes it. */
-const OPENS_SUMMARY: keyof Activities = 'planRun';
+/**
+ * The activities that open a summary attempt (planRun before gather-v1, gather since), the one whose end closes it,
+ * and the one that closes it when it delivered itself (prepare, when no model call was needed).
+ */
+const OPENS_SUMMARY = new Set<string>(['planRun', 'gather'] satisfies (keyof Activities)[]);
 const CLOSES_SUMMARY: keyof Activities = 'deliver';
+const CLOSES_SUMMARY_WHEN_DELIVERED: keyof Activities = 'prepare';
 const HANDOVER_SIGNALS = new Set([eventsHandedOverSignal.name, eventsArrivedSignal.name]);
 
 /** Links one span keeps (the SDK's default limit). */
@@ -104,12 +108,19 @@ export class RunTracing {
     input: LocalActivityInput,
     next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>,
   ) {
-    if (input.activityType === OPENS_SUMMARY) this.beginSummary();
+    if (OPENS_SUMMARY.has(input.activityType)) this.beginSummary();
     const result = this.inSummary(() => this.outbound.scheduleLocalActivity(input, next));
     if (input.activityType === CLOSES_SUMMARY)
       result.then(
         () => this.endSummary(),
         (error: unknown) => this.endSummary(error),
+      );
+    else if (input.activityType === CLOSES_SUMMARY_WHEN_DELIVERED)
+      result.then(
+        (prepared: unknown) => {
+          if (typeof prepared === 'object' && prepared !== null && 'delivered' in prepared) this.endSummary();
+        },
+        () => undefined,
       );
     return result;
   }

@@ -125,7 +125,8 @@ function phaseText(phase: Phase): string {
         ? `waiting for the quiet period until ${at(phase.until)} (at the latest ${at(phase.deadline)})`
         : `waiting for the max delay until ${at(phase.deadline)}`;
     case 'collecting':
-      return `collecting ${plural(phase.widgets, 'widget')}`;
+      // 0: the run has no plan yet (its first summary plans and collects in one step).
+      return phase.widgets > 0 ? `collecting ${plural(phase.widgets, 'widget')}` : 'planning and collecting';
     case 'preparing':
       return `cleaning and enriching ${plural(phase.widgets, 'widget')}`;
     case 'summarizing':

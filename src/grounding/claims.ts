@@ -193,10 +193,29 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/**
+ * Patterns made from the dashboards' names and units, compiled once: every summary asks for the same few, and
+ * compiling them per check was a visible share of a pipeline worker's CPU under load. Bounded, in case names churn.
+ * Safe to share: matchAll works on a copy of a global pattern, and the unit patterns are not global.
+ */
+const compiled = new Map<string, RegExp>();
+const COMPILED_MAX = 5_000;
+
+function compile(source: string, flags: string): RegExp {
+  const key = `${flags}/${source}`;
+  let pattern = compiled.get(key);
+  if (!pattern) {
+    if (compiled.size >= COMPILED_MAX) compiled.clear();
+    pattern = new RegExp(source, flags);
+    compiled.set(key, pattern);
+  }
+  return pattern;
+}
+
 /** Non-overlapping occurrences of `needle` (case-insensitive, not inside a longer word). */
 function occurrences(text: string, needle: string): Span[] {
   if (needle.trim() === '') return [];
-  const pattern = new RegExp(`(?<![\\w])${escapeRegExp(needle)}(?![\\w])`, 'gi');
+  const pattern = compile(`(?<![\\w])${escapeRegExp(needle)}(?![\\w])`, 'gi');
   return [...text.matchAll(pattern)].map((m) => ({ from: m.index ?? 0, to: (m.index ?? 0) + m[0].length }));
 }
 
@@ -218,7 +237,7 @@ function statedUnit(after: string, units: string[]): { unit: StatedUnit; length:
   const pp = PP.exec(after);
   if (pp) return { unit: { type: 'pp' }, length: pp[0].length };
   for (const unit of units) {
-    const match = new RegExp(`^\\s?${escapeRegExp(unit)}(?![\\w/])`, 'i').exec(after);
+    const match = compile(`^\\s?${escapeRegExp(unit)}(?![\\w/])`, 'i').exec(after);
     if (match) return { unit: { type: 'named', unit }, length: match[0].length };
   }
   return { unit: { type: 'none' }, length: 0 };

@@ -151,16 +151,23 @@ describe('collection through Temporal', () => {
     expect(requests['/missing']).toBe(1);
 
     // Collected data stayed out of history: the collect steps (local activities, whose results history keeps in
-    // markers) returned references to Redis, which expire.
+    // markers: `gather` for all widgets, `collectWidget` for the one collected again) returned references to Redis,
+    // which expire.
     const history = await handle.fetchHistory();
     const results = (history.events ?? [])
       .map((event) => event.markerRecordedEventAttributes?.details?.result?.payloads?.[0]?.data)
       .filter((data): data is Uint8Array => data instanceof Uint8Array)
       .map((data) => JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, unknown>);
-    const collected = results.filter((result) => 'ref' in result && 'points' in result);
-    expect(collected).toHaveLength(3);
-    for (const result of collected) {
-      expect(Object.keys(result).sort()).toEqual(['points', 'ref', 'series', 'widgetId']);
+    const gathered = results.flatMap((result) =>
+      Array.isArray(result.widgets) ? (result.widgets as Record<string, unknown>[]) : [],
+    );
+    const again = results.filter((result) => 'ref' in result && 'points' in result);
+    expect(gathered.map((w) => w.widgetId).sort()).toEqual(['flaky', 'gone', 'orders', 'pushed', 'synthetic']);
+    expect(again.map((w) => w.widgetId)).toEqual(['flaky']);
+    const refs = [...gathered, ...again].filter((w) => 'ref' in w);
+    expect(refs.map((w) => w.widgetId).sort()).toEqual(['flaky', 'orders', 'synthetic']);
+    for (const result of refs) {
+      expect(Object.keys(result).every((key) => ['points', 'ref', 'series', 'widgetId'].includes(key))).toBe(true);
       const ttl = await redis.ttl(`${settings.redis.keyPrefix}blob:${String(result.ref)}`);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(settings.sources.blobTtlSeconds);
