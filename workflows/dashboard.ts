@@ -172,11 +172,14 @@ const GATHER_OPTIONS: LocalActivityOptions = {
 };
 const { gather } = proxyLocalActivities<Activities>(GATHER_OPTIONS);
 
-/** A widget `gather` could not collect is tried again alone: this long after, then as COLLECT_OPTIONS backs off. */
+/**
+ * A widget `gather` could not collect is tried again alone, on COLLECT_OPTIONS' schedule: 1 s after gather's
+ * attempt, then 2 s and 4 s later (attempts 2 to 4 of the same four).
+ */
 const COLLECT_RETRY_DELAY_MS = 1_000;
 const COLLECT_RETRY_OPTIONS: LocalActivityOptions = {
   ...COLLECT_OPTIONS,
-  retry: { ...COLLECT_OPTIONS.retry, maximumAttempts: (COLLECT_OPTIONS.retry?.maximumAttempts ?? 4) - 1 },
+  retry: { ...COLLECT_OPTIONS.retry, initialInterval: '2 seconds', maximumAttempts: 3 },
 };
 
 /**
