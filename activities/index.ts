@@ -431,7 +431,9 @@ export function createActivities(deps: ActivityDeps) {
     async gather(input: GatherInput): Promise<Gathered> {
       const dashboard = dashboardOrFail(input.dashboardId);
       const inlineRef =
-        input.inlineRefs.length > 0 ? await mergeInlineRefs(input.inlineBase, input.inlineRefs) : input.inlineBase;
+        input.inlineRefs.length > 0
+          ? await mergeInlineRefs(input.inlineBase, input.inlineRefs)
+          : input.inlineBase;
       const widgets = await Promise.all(
         dashboard.widgets.map((widget) => {
           const inline = widget.source.type === 'inline';

@@ -293,7 +293,8 @@ function deliverSummary(model: DeliverInput['model'], widgets: number): string {
 
 /** What `gather` does for this run, in a line for the Temporal UI (the widgets are named once a plan is known). */
 function gatherSummary(dashboardId: string, plan: RunPlan | null, inlineHandovers: number): string {
-  const inline = inlineHandovers > 0 ? ` with the inline data of ${plural(inlineHandovers, 'hand-over')}` : '';
+  const inline =
+    inlineHandovers > 0 ? ` with the inline data of ${plural(inlineHandovers, 'hand-over')}` : '';
   if (!plan) return `plan the summary of ${dashboardId} and collect its widgets${inline}`;
   const widgets = plan.widgets.map((w) => `${w.title} (${w.source})`).join(', ');
   return `collect ${widgets}${inline}`;
@@ -625,7 +626,8 @@ class DashboardRun {
     const widgets = await this.collectFailedAgain(plan, gathered.widgets, asOf, changes);
     const total = widgets.length;
     const collected = widgets.filter((w) => 'ref' in w).length;
-    const counted = collected === total ? plural(total, 'widget') : `${collected} of ${plural(total, 'widget')}`;
+    const counted =
+      collected === total ? plural(total, 'widget') : `${collected} of ${plural(total, 'widget')}`;
     this.show({ kind: 'preparing', widgets: collected });
     const events = pendingEvents(changes);
     const iteration = `${this.state.summariesMade}`;
@@ -669,7 +671,6 @@ class DashboardRun {
     asOf: string,
     changes: PendingChanges,
   ): Promise<WidgetOutcome[]> {
-    const { dashboardId } = this.input;
     let outcomes: WidgetOutcome[] = gathered.map((w) =>
       'ref' in w ? { widgetId: w.widgetId, ref: w.ref } : { widgetId: w.widgetId, failed: w.failed },
     );
@@ -680,21 +681,11 @@ class DashboardRun {
       this.show({ kind: 'collecting', widgets: again.length });
       await sleep(COLLECT_RETRY_DELAY_MS);
       const retried = await Promise.all(
-        again.map(({ widgetId, title, source }) =>
-          collectWidget
-            .executeWithOptions({ ...COLLECT_RETRY_OPTIONS, summary: `collect ${title} (${source}) again` }, [
-              {
-                dashboardId,
-                widgetId,
-                asOf,
-                events: source === 'inline' ? changes.events : [],
-                ...(source === 'inline' && this.inlineRef ? { inlineRef: this.inlineRef } : {}),
-              },
-            ])
-            .then(
-              ({ ref }): WidgetOutcome => ({ widgetId, ref }),
-              (error: unknown): WidgetOutcome => ({ widgetId, failed: failureReason(error) }),
-            ),
+        again.map((widget) =>
+          this.collectOne(widget, asOf, changes, {
+            ...COLLECT_RETRY_OPTIONS,
+            summary: `collect ${widget.title} (${widget.source}) again`,
+          }),
         ),
       );
       outcomes = outcomes.map((o) => retried.find((r) => r.widgetId === o.widgetId) ?? o);
@@ -756,27 +747,39 @@ class DashboardRun {
 
   /** Collects every widget in parallel; only a dashboard whose every widget failed fails the run. */
   private async collectAll(plan: RunPlan, asOf: string, changes: PendingChanges): Promise<WidgetOutcome[]> {
-    const { dashboardId } = this.input;
     const outcomes = await Promise.all(
-      plan.widgets.map(({ widgetId, title, source }) =>
-        collectWidget
-          .executeWithOptions({ ...COLLECT_OPTIONS, summary: `collect ${title} (${source})` }, [
-            {
-              dashboardId,
-              widgetId,
-              asOf,
-              events: source === 'inline' ? changes.events : [],
-              ...(source === 'inline' && this.inlineRef ? { inlineRef: this.inlineRef } : {}),
-            },
-          ])
-          .then(
-            ({ ref }): WidgetOutcome => ({ widgetId, ref }),
-            (error: unknown): WidgetOutcome => ({ widgetId, failed: failureReason(error) }),
-          ),
+      plan.widgets.map((widget) =>
+        this.collectOne(widget, asOf, changes, {
+          ...COLLECT_OPTIONS,
+          summary: `collect ${widget.title} (${widget.source})`,
+        }),
       ),
     );
     failWhenNothingCollected(outcomes);
     return outcomes;
+  }
+
+  /** One widget as its own step: collected, or failed with the reason its last attempt gave. */
+  private collectOne(
+    { widgetId, source }: RunPlan['widgets'][number],
+    asOf: string,
+    changes: PendingChanges,
+    options: LocalActivityOptions,
+  ): Promise<WidgetOutcome> {
+    return collectWidget
+      .executeWithOptions(options, [
+        {
+          dashboardId: this.input.dashboardId,
+          widgetId,
+          asOf,
+          events: source === 'inline' ? changes.events : [],
+          ...(source === 'inline' && this.inlineRef ? { inlineRef: this.inlineRef } : {}),
+        },
+      ])
+      .then(
+        ({ ref }): WidgetOutcome => ({ widgetId, ref }),
+        (error: unknown): WidgetOutcome => ({ widgetId, failed: failureReason(error) }),
+      );
   }
 
   private async deliver(

@@ -162,12 +162,20 @@ describe('collection through Temporal', () => {
       Array.isArray(result.widgets) ? (result.widgets as Record<string, unknown>[]) : [],
     );
     const again = results.filter((result) => 'ref' in result && 'points' in result);
-    expect(gathered.map((w) => w.widgetId).sort()).toEqual(['flaky', 'gone', 'orders', 'pushed', 'synthetic']);
+    expect(gathered.map((w) => w.widgetId).sort()).toEqual([
+      'flaky',
+      'gone',
+      'orders',
+      'pushed',
+      'synthetic',
+    ]);
     expect(again.map((w) => w.widgetId)).toEqual(['flaky']);
     const refs = [...gathered, ...again].filter((w) => 'ref' in w);
     expect(refs.map((w) => w.widgetId).sort()).toEqual(['flaky', 'orders', 'synthetic']);
     for (const result of refs) {
-      expect(Object.keys(result).every((key) => ['points', 'ref', 'series', 'widgetId'].includes(key))).toBe(true);
+      expect(Object.keys(result).every((key) => ['points', 'ref', 'series', 'widgetId'].includes(key))).toBe(
+        true,
+      );
       const ttl = await redis.ttl(`${settings.redis.keyPrefix}blob:${String(result.ref)}`);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(settings.sources.blobTtlSeconds);

@@ -1,6 +1,12 @@
 import { withEmptySourceMap } from '../../scripts/bundle-workflows';
 
-const map = { version: 3, file: 'bundle.js', sources: ['workflows/dashboard.ts'], names: [], mappings: 'AAAA' };
+const map = {
+  version: 3,
+  file: 'bundle.js',
+  sources: ['workflows/dashboard.ts'],
+  names: [],
+  mappings: 'AAAA',
+};
 const inline = (json: object) =>
   `//# sourceMappingURL=data:application/json;charset=utf-8;base64,${Buffer.from(JSON.stringify(json)).toString('base64')}`;
 
@@ -14,10 +20,18 @@ describe('the workflow bundle written at build time', () => {
     const at = split.code.lastIndexOf('//# sourceMappingURL=data:');
     const base64 = split.code.indexOf('base64,', at);
     const carried = JSON.parse(Buffer.from(split.code.slice(base64 + 7).trim(), 'base64').toString('utf8'));
-    expect(carried).toEqual({ version: 3, file: '/dist/workflow-bundle.js', sources: [], names: [], mappings: '' });
+    expect(carried).toEqual({
+      version: 3,
+      file: '/dist/workflow-bundle.js',
+      sources: [],
+      names: [],
+      mappings: '',
+    });
   });
 
   it('refuses a bundle without an inline map (the SDK would refuse to load it)', () => {
-    expect(() => withEmptySourceMap('var a = 1;\n', '/dist/workflow-bundle.js')).toThrow(/no inline source map/);
+    expect(() => withEmptySourceMap('var a = 1;\n', '/dist/workflow-bundle.js')).toThrow(
+      /no inline source map/,
+    );
   });
 });
