@@ -7,6 +7,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Config } from '../config';
 import type { Logger } from '../log';
+import { beforeFatalExitDo } from '../process';
 
 /** The default service name of each precis process (OTEL_SERVICE_NAME overrides it). */
 export type PrecisService =
@@ -62,6 +63,8 @@ export function startTracing(config: Config, service: PrecisService, logger: Log
   const current = installed;
   current.users++;
   let stopped = false;
+  // A process that dies of a fatal error still sends the spans that tell how it got there.
+  const removeFlush = beforeFatalExitDo(() => current.provider.forceFlush());
   return {
     enabled: true,
     processor: current.processor,
@@ -69,6 +72,7 @@ export function startTracing(config: Config, service: PrecisService, logger: Log
     shutdown: async () => {
       if (stopped) return;
       stopped = true;
+      removeFlush();
       current.users--;
       if (current.users > 0) return;
       if (installed === current) installed = null;

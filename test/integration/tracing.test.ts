@@ -6,6 +6,7 @@
  * into one summary: the summary joins the first one's trace and links the second's. With tracing off (the default)
  * nothing is exported, and Temporal carries no trace header.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -297,6 +298,33 @@ describe('with tracing on (PRECIS_TRACING=otlp), as separate processes', () => {
           history,
         ),
       ).resolves.toBeUndefined();
+    }
+  });
+});
+
+describe('a process that dies of a fatal error', () => {
+  it('sends its buffered spans before it exits non-zero', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      const { env } = isolatedEnv({
+        PRECIS_TRACING: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        // Far beyond the process's life: only the flush on the way out can send the span.
+        OTEL_BSP_SCHEDULE_DELAY: '60000',
+      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', require.resolve('../support/fatal-after-span.ts')],
+        {
+          env: childEnv(env),
+          stdio: 'ignore',
+        },
+      );
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).toBe(1);
+      expect(receiver.spans.map((span) => span.name)).toContain('precis.before-fatal');
+    } finally {
+      await receiver.close();
     }
   });
 });
