@@ -103,8 +103,10 @@ export interface GatherInput {
   inlineRefs: string[];
 }
 
-/** A widget `gather` could not collect: `retryable` when a later attempt may succeed (the workflow retries it). */
-export type GatheredWidget = WidgetOutcome | { widgetId: string; failed: string; retryable: boolean };
+/** A widget `gather` collected, or could not: `retryable` when a later attempt may succeed (the workflow retries it). */
+export type GatheredWidget =
+  | { widgetId: string; ref: string }
+  | { widgetId: string; failed: string; retryable: boolean };
 
 /** The run's plan, the merged inline data, and every widget collected or failed. */
 export interface Gathered {

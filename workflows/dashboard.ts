@@ -300,6 +300,11 @@ function gatherSummary(dashboardId: string, plan: RunPlan | null, inlineHandover
   return `collect ${widgets}${inline}`;
 }
 
+/** "3 widgets", or "2 of 3 widgets" when some could not be collected. */
+function countedWidgets(collected: number, total: number): string {
+  return collected === total ? plural(total, 'widget') : `${collected} of ${plural(total, 'widget')}`;
+}
+
 /** The waiting changes as the deliver step records them. */
 function pendingEvents(changes: PendingChanges): DeliverInput['events'] {
   return {
@@ -624,10 +629,8 @@ class DashboardRun {
     usePlan(plan);
     if (gathered.inlineRef) this.inlineRef = gathered.inlineRef;
     const widgets = await this.collectFailedAgain(plan, gathered.widgets, asOf, changes);
-    const total = widgets.length;
     const collected = widgets.filter((w) => 'ref' in w).length;
-    const counted =
-      collected === total ? plural(total, 'widget') : `${collected} of ${plural(total, 'widget')}`;
+    const counted = countedWidgets(collected, widgets.length);
     this.show({ kind: 'preparing', widgets: collected });
     const events = pendingEvents(changes);
     const iteration = `${this.state.summariesMade}`;
@@ -644,13 +647,7 @@ class DashboardRun {
       this.showDelivered(prepared.delivered, false);
       return { plan, made: { delivered: prepared.delivered, enrichedRef: prepared.enrichedRef, events } };
     }
-    const modelName = plan.llm.model ?? 'the model';
-    this.show({ kind: 'summarizing', widgets: collected, model: modelName });
-    const model = await summarizeWithModel(
-      plan.llm,
-      { enrichedRef: prepared.enrichedRef },
-      this.ui ? `summarize ${plural(collected, 'widget')} with ${modelName}` : undefined,
-    ).catch((error: unknown) => ({ kind: 'failed' as const, reason: failureReason(error) }));
+    const model = await this.modelStage(plan.llm, prepared.enrichedRef, collected);
     const delivered = await this.deliver({
       enrichedRef: prepared.enrichedRef,
       model,
@@ -675,7 +672,7 @@ class DashboardRun {
       'ref' in w ? { widgetId: w.widgetId, ref: w.ref } : { widgetId: w.widgetId, failed: w.failed },
     );
     const again = plan.widgets.filter(({ widgetId }) =>
-      gathered.some((w) => w.widgetId === widgetId && 'retryable' in w && w.retryable),
+      gathered.some((w) => w.widgetId === widgetId && 'failed' in w && w.retryable),
     );
     if (again.length > 0) {
       this.show({ kind: 'collecting', widgets: again.length });
@@ -711,24 +708,14 @@ class DashboardRun {
     const collected = widgets.filter((w) => 'ref' in w).length;
     this.show({ kind: 'preparing', widgets: collected });
     const prepared = await prepare.executeWithOptions(
-      this.summarized(
-        STAGE_OPTIONS,
-        `clean and enrich ${collected === total ? plural(total, 'widget') : `${collected} of ${plural(total, 'widget')}`}`,
-      ),
+      this.summarized(STAGE_OPTIONS, `clean and enrich ${countedWidgets(collected, total)}`),
       [{ dashboardId, asOf, widgets }],
     );
     // The model stage is skipped when prepare found the latest summary still holds: no model, no round trip.
     let model: DeliverInput['model'];
     if (prepared.reuse) model = prepared.reuse;
-    else if (plan.llm.enabled) {
-      const modelName = plan.llm.model ?? 'the model';
-      this.show({ kind: 'summarizing', widgets: collected, model: modelName });
-      model = await summarizeWithModel(
-        plan.llm,
-        { enrichedRef: prepared.enrichedRef },
-        this.ui ? `summarize ${plural(collected, 'widget')} with ${modelName}` : undefined,
-      ).catch((error: unknown) => ({ kind: 'failed' as const, reason: failureReason(error) }));
-    } else this.show({ kind: 'summarizing', widgets: collected, model: null });
+    else if (plan.llm.enabled) model = await this.modelStage(plan.llm, prepared.enrichedRef, collected);
+    else this.show({ kind: 'summarizing', widgets: collected, model: null });
     const events = pendingEvents(changes);
     const delivered = await this.deliver({
       enrichedRef: prepared.enrichedRef,
@@ -738,6 +725,21 @@ class DashboardRun {
       summary: deliverSummary(model, collected),
     });
     return { delivered, enrichedRef: prepared.enrichedRef, events };
+  }
+
+  /** The model call on the LLM queue; what it could not produce at all comes back as `failed`, for the local rung. */
+  private modelStage(
+    plan: LlmPlan,
+    enrichedRef: string,
+    collected: number,
+  ): Promise<NonNullable<DeliverInput['model']>> {
+    const modelName = plan.model ?? 'the model';
+    this.show({ kind: 'summarizing', widgets: collected, model: modelName });
+    return summarizeWithModel(
+      plan,
+      { enrichedRef },
+      this.ui ? `summarize ${plural(collected, 'widget')} with ${modelName}` : undefined,
+    ).catch((error: unknown) => ({ kind: 'failed' as const, reason: failureReason(error) }));
   }
 
   /** Options with a summary for the Temporal UI, on runs that show them (the same options otherwise). */
